@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the npm package in pkg/ with wasm-pack (--target web), then shrinks the wasm with
+# the npm binaryen wasm-opt.  Usage: build-pkg.sh [release|dev]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck disable=SC1091
+source scripts/env.sh
+profile=${1:-release}
+wasm-pack build --target web --mode no-install "--$profile" --out-dir pkg --out-name liveform .
+wasm=pkg/liveform_bg.wasm
+if [ "$profile" = release ]; then
+  before=$(stat -c %s "$wasm")
+  wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-multivalue --enable-reference-types \
+    "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
+  echo "wasm-opt: $before -> $(stat -c %s "$wasm") bytes"
+fi
+echo "pkg/: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"

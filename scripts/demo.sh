@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job: build the wasm package and serve the liveform demo page on localhost.
+#
+#   bash scripts/demo.sh            # then open the URL it prints
+#
+# LIVEFORM_ADDR (default 127.0.0.1:8080) sets where it listens.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/setup.sh
+# shellcheck disable=SC1091
+source scripts/env.sh
+bash scripts/build-pkg.sh "${LIVEFORM_PROFILE:-release}"
+cargo build -q --release -p liveform-server
+exec target/release/liveform serve --addr "${LIVEFORM_ADDR:-127.0.0.1:8080}" \
+  --www www --pkg pkg --models models --db "${LIVEFORM_DB:-target/demo.db}"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints (native and wasm32), native tests, browser tests in
+# headless Chromium, end-to-end tests. Sets itself up first. Fails on the first failure.
+#
+#   bash scripts/test.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+bash scripts/setup.sh
+# shellcheck disable=SC1091
+source scripts/env.sh
+
+step() {
+  local name=$1; shift
+  printf '\n==> %s\n' "$name"
+  local t0=$SECONDS
+  "$@"
+  printf '<== %s: ok (%ss)\n' "$name" $((SECONDS - t0))
+}
+
+# Native results the browser test compares against (same image, same pipeline).
+export LIVEFORM_NATIVE_REFERENCE="$ROOT/target/native-reference.json"
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "clippy (native)" cargo clippy --workspace --all-targets -q -- -D warnings
+step "clippy (wasm32)" cargo clippy -p liveform --target wasm32-unknown-unknown --lib --tests -q -- -D warnings
+step "native tests" cargo test --workspace
+step "browser tests (headless Chromium)" \
+  wasm-pack test --headless --chrome --mode no-install . -- --test web
+if [ -f tests/e2e/run.sh ]; then
+  step "end-to-end tests (headless Chromium)" bash tests/e2e/run.sh
+fi
+printf '\nall test steps passed\n'

@@ -1,0 +1,289 @@
+//! The server's configuration file: projects (with their policies, modes and secrets), the
+//! eKYC submissions they refer to, and server-wide settings. JSON, camelCase.
+//!
+//! ```json
+//! {
+//!   "projects": [{
+//!     "id": "demo", "name": "liveform demo", "logoUrl": null, "status": "service",
+//!     "returnUrl": "https://example.com/done", "returnUrlEncryption": false,
+//!     "policy": {"faceMatchThreshold": 98, "livenessThreshold": 70},
+//!     "privateMode": false, "tokenExpiry": {"kind": "byUse"},
+//!     "encryptionOnly": false, "queryKey": "<64 hex digits or base64>", "legacyEcb": false,
+//!     "webhook": {"url": "https://example.com/hook", "secret": "at least 16 bytes"},
+//!     "apiKey": "…", "hpkePrivateKey": null,
+//!     "submissions": [{"sid": "sub_1", "status": "approved", "referenceImage": "faces/sub_1.png"}]
+//!   }],
+//!   "sessionTtlMs": 1800000,
+//!   "maxUploadBytes": 8388608,
+//!   "webhookRetry": {"maxAttempts": 10, "baseDelayMs": 5000, "maxDelayMs": 3600000}
+//! }
+//! ```
+//!
+//! Relative `referenceImage` paths are resolved against the config file's directory.
+//! `hpkePrivateKey` (the `LFsk…` text form) is optional: without it a key pair is generated on
+//! first start and kept in the database, so the public key stays the same across restarts.
+
+use std::path::{Path, PathBuf};
+
+use liveform::tokens::TokenExpiry;
+use liveform::webhook::RetryPolicy;
+use serde::{Deserialize, Serialize};
+
+/// Default session lifetime: 30 minutes from creation to upload.
+pub const DEFAULT_SESSION_TTL_MS: u64 = 30 * 60 * 1000;
+/// Default cap on an upload body (the sealed envelope).
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// The add-on projects.
+    pub projects: Vec<ProjectConfig>,
+    /// How long a session may take from creation to upload, in milliseconds.
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl_ms: u64,
+    /// Largest accepted upload body, in bytes.
+    #[serde(default = "default_max_upload")]
+    pub max_upload_bytes: usize,
+    /// Webhook retry schedule.
+    #[serde(default)]
+    pub webhook_retry: RetryPolicy,
+}
+
+fn default_session_ttl() -> u64 {
+    DEFAULT_SESSION_TTL_MS
+}
+
+fn default_max_upload() -> usize {
+    DEFAULT_MAX_UPLOAD_BYTES
+}
+
+/// Service or Closed (the seeds: "Closed (Authentication Disabled)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectStatus {
+    /// Normal operation.
+    #[default]
+    #[serde(alias = "SERVICE", alias = "Service")]
+    Service,
+    /// Authentication disabled: new sessions are refused.
+    #[serde(alias = "CLOSED", alias = "Closed")]
+    Closed,
+}
+
+/// One add-on project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// The pid.
+    pub id: String,
+    /// Shown as the title of the first screen.
+    pub name: String,
+    /// Shown at the top of the first screen.
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    /// Service or Closed.
+    #[serde(default)]
+    pub status: ProjectStatus,
+    /// Where the user goes after the result.
+    #[serde(default)]
+    pub return_url: Option<String>,
+    /// Seal the return URL's dynamic fields with the query key.
+    #[serde(default)]
+    pub return_url_encryption: bool,
+    /// Policy settings as `Policy::from_json` reads them (camelCase); absent means defaults.
+    #[serde(default)]
+    pub policy: Option<serde_json::Value>,
+    /// Private mode: a registered Token ID is required.
+    #[serde(default)]
+    pub private_mode: bool,
+    /// When a token expires (by use or by time after the first Start).
+    #[serde(default = "default_expiry")]
+    pub token_expiry: TokenExpiry,
+    /// Only `encrypted=` queries are accepted.
+    #[serde(default)]
+    pub encryption_only: bool,
+    /// The AES-256 query key, as 64 hex digits or base64.
+    #[serde(default)]
+    pub query_key: Option<String>,
+    /// Accept legacy `e1.` (ECB) blobs.
+    #[serde(default)]
+    pub legacy_ecb: bool,
+    /// Where the `faceAuth` webhook goes.
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+    /// The key for the token and result APIs (`X-Api-Key`).
+    pub api_key: String,
+    /// The HPKE private key (`LFsk…` base64url); generated and stored when absent.
+    #[serde(default)]
+    pub hpke_private_key: Option<String>,
+    /// The eKYC submissions this project may compare against.
+    #[serde(default)]
+    pub submissions: Vec<SubmissionConfig>,
+}
+
+fn default_expiry() -> TokenExpiry {
+    TokenExpiry::ByUse
+}
+
+/// A webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// The HMAC secret (at least 16 bytes).
+    pub secret: String,
+}
+
+/// The eKYC status of a submission (the seeds' four statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubmissionStatus {
+    /// Approved: face auth may refer to it.
+    #[serde(alias = "APPROVED", alias = "Approved")]
+    Approved,
+    /// Not completed yet.
+    #[serde(alias = "INCOMPLETE", alias = "Incomplete")]
+    Incomplete,
+    /// Rejected.
+    #[serde(alias = "REJECTED", alias = "Rejected")]
+    Rejected,
+    /// Waiting for a reviewer.
+    #[serde(alias = "PENDING", alias = "Pending")]
+    Pending,
+}
+
+impl SubmissionStatus {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmissionStatus::Approved => "approved",
+            SubmissionStatus::Incomplete => "incomplete",
+            SubmissionStatus::Rejected => "rejected",
+            SubmissionStatus::Pending => "pending",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "approved" => SubmissionStatus::Approved,
+            "incomplete" => SubmissionStatus::Incomplete,
+            "rejected" => SubmissionStatus::Rejected,
+            "pending" => SubmissionStatus::Pending,
+            _ => return None,
+        })
+    }
+}
+
+/// An eKYC submission with its registered face.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubmissionConfig {
+    /// The submission ID (`sid`).
+    pub sid: String,
+    /// Its eKYC status.
+    pub status: SubmissionStatus,
+    /// The approved face image (JPEG or PNG); required for an approved submission.
+    #[serde(default)]
+    pub reference_image: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads a config file; relative reference image paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut config: Config =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Makes relative reference image paths relative to `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for p in &mut self.projects {
+            for s in &mut p.submissions {
+                if let Some(img) = &mut s.reference_image {
+                    if img.is_relative() {
+                        *img = base.join(&*img);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The built-in demo: project `demo` (open, plain links allowed) with one approved
+    /// submission `sub_demo` whose registered face is the repository's `tests/data/astronaut.png`.
+    ///
+    /// Its API key and webhook secret are public; it is for trying liveform locally.
+    pub fn demo() -> Config {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        Config {
+            projects: vec![ProjectConfig {
+                id: "demo".into(),
+                name: "liveform demo".into(),
+                logo_url: None,
+                status: ProjectStatus::Service,
+                return_url: None,
+                return_url_encryption: false,
+                policy: None,
+                private_mode: false,
+                token_expiry: TokenExpiry::ByUse,
+                encryption_only: false,
+                query_key: None,
+                legacy_ecb: false,
+                webhook: None,
+                api_key: "demo-api-key".into(),
+                hpke_private_key: None,
+                submissions: vec![SubmissionConfig {
+                    sid: "sub_demo".into(),
+                    status: SubmissionStatus::Approved,
+                    reference_image: Some(repo.join("tests/data/astronaut.png")),
+                }],
+            }],
+            session_ttl_ms: DEFAULT_SESSION_TTL_MS,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            webhook_retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_project_json() {
+        let c: Config = serde_json::from_str(
+            r#"{"projects":[{"id":"p","name":"P","apiKey":"k","status":"CLOSED",
+                "tokenExpiry":{"kind":"byTime","windowMs":60000},
+                "submissions":[{"sid":"s","status":"APPROVED","referenceImage":"a.png"}]}]}"#,
+        )
+        .unwrap();
+        let p = &c.projects[0];
+        assert_eq!(p.status, ProjectStatus::Closed);
+        assert_eq!(p.token_expiry, TokenExpiry::ByTime { window_ms: 60000 });
+        assert_eq!(c.session_ttl_ms, DEFAULT_SESSION_TTL_MS);
+        assert_eq!(p.submissions[0].status, SubmissionStatus::Approved);
+    }
+
+    #[test]
+    fn unknown_keys_refused() {
+        let r: Result<Config, _> =
+            serde_json::from_str(r#"{"projects":[{"id":"p","name":"P","apiKey":"k","bogus":1}]}"#);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn demo_reference_exists() {
+        let c = Config::demo();
+        let img = c.projects[0].submissions[0]
+            .reference_image
+            .clone()
+            .unwrap();
+        assert!(img.is_file(), "{}", img.display());
+    }
+}

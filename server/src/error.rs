@@ -1,0 +1,205 @@
+//! The one error shape of the HTTP API: a status and `{"error":{"code","message"}}`, where
+//! `code` is stable (the core modules' codes, or the server's own listed here).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use liveform::envelope::EnvelopeError;
+use liveform::params::ParamsError;
+use liveform::tokens::TokenError;
+use liveform::upload::UploadError;
+use serde::Serialize;
+
+/// An API refusal or failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The stable machine-readable code.
+    pub code: &'static str,
+    /// A human-readable message (never echoes request data that may be personal).
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// An error with its status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 with a code.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 409 with a code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 500 `internal`: the detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        eprintln!("liveform: internal error: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle the request",
+        )
+    }
+
+    /// The JSON body of this error.
+    pub fn body_json(&self) -> String {
+        serde_json::to_string(&Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        })
+        .unwrap_or_else(|_| String::from(r#"{"error":{"code":"internal","message":""}}"#))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::internal(format_args!("database: {e}"))
+    }
+}
+
+impl From<ParamsError> for ApiError {
+    fn from(e: ParamsError) -> Self {
+        let status = match e {
+            ParamsError::PidUnknown | ParamsError::SidUnknown => StatusCode::NOT_FOUND,
+            ParamsError::ProjectClosed | ParamsError::SidNotApproved => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        let status = match e {
+            // A refused `tokenid=`: the visitor may not proceed.
+            TokenError::Unknown | TokenError::Deleted | TokenError::Spent | TokenError::Expired => {
+                StatusCode::FORBIDDEN
+            }
+            TokenError::TokenLimitReached { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<EnvelopeError> for ApiError {
+    fn from(e: EnvelopeError) -> Self {
+        // Every envelope problem is the sender's; the codes say which part is wrong.
+        ApiError::bad_request(e.code(), e.to_string())
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let status = match e {
+            UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UploadError::Serialize => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<liveform::Error> for ApiError {
+    fn from(e: liveform::Error) -> Self {
+        use liveform::ErrorCode as C;
+        match e.code {
+            C::BadImage => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_image", e.message),
+            C::BadInput => ApiError::bad_request("bad_input", e.message),
+            _ => ApiError::internal(e),
+        }
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_is_stable() {
+        let e = ApiError::bad_request("missing_pid", "the pid parameter is missing");
+        assert_eq!(
+            e.body_json(),
+            r#"{"error":{"code":"missing_pid","message":"the pid parameter is missing"}}"#
+        );
+    }
+
+    #[test]
+    fn core_errors_map_to_statuses() {
+        assert_eq!(
+            ApiError::from(ParamsError::PidUnknown).status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ApiError::from(ParamsError::ProjectClosed).code,
+            "project_closed"
+        );
+        assert_eq!(
+            ApiError::from(TokenError::Spent).status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            ApiError::from(EnvelopeError::OpenFailed).code,
+            "envelope_open_failed"
+        );
+        assert_eq!(
+            ApiError::from(UploadError::TooLarge { len: 2, max: 1 }).status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! `liveform`: the reference backend and the operators' command-line tool.
+//!
+//!     liveform check IMAGE… [--policy FILE] [--json] [--models DIR]
+//!     liveform serve [--addr 127.0.0.1:8080] [--data DIR] [--db FILE] [--config FILE]
+//!                    [--www DIR] [--pkg DIR] [--models DIR]
+
+use liveform_server::{check, serve};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("check") => match check::run(&args[1..]) {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(e) => {
+                eprintln!("liveform check: {e}");
+                2
+            }
+        },
+        Some("serve") => match serve::run(&args[1..]) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("liveform serve: {e}");
+                2
+            }
+        },
+        Some("--version") => {
+            println!("liveform {}", liveform::VERSION);
+            0
+        }
+        _ => {
+            eprintln!("usage: liveform check IMAGE… [--policy FILE] [--json] [--models DIR]");
+            eprintln!("       {}", &serve::USAGE["usage: ".len()..]);
+            2
+        }
+    };
+    std::process::exit(code);
+}

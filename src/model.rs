@@ -1,0 +1,152 @@
+//! Models are data: loaded at run time from bytes (a file natively, a fetch in the browser),
+//! verified against the sha256 written here, parsed and optimised once.
+//!
+//! `models/MODELS.md` gives each file's provenance, license and tensor layout.
+
+use crate::error::{Error, ErrorCode, Result};
+use sha2::{Digest, Sha256};
+use tract_onnx::prelude::*;
+
+/// The models the SDK knows, with the exact file each expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// BlazeFace short-range face detector (128×128).
+    FaceDetector,
+    /// MediaPipe 468-point face mesh (192×192 face crop).
+    FaceMesh,
+    /// Passive anti-spoof classifier (128×128 face crop).
+    Antispoof,
+    /// Mask / no-mask classifier (224×224 face crop).
+    MaskClassifier,
+    /// MediaPipe palm detector, for a hand over the face (192×192).
+    PalmDetector,
+    /// Face descriptor for the 1:1 match (224×224 face crop, 1024-d).
+    FaceDescriptor,
+}
+
+impl ModelKind {
+    /// Every model, in loading order.
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::FaceDetector,
+        ModelKind::FaceMesh,
+        ModelKind::Antispoof,
+        ModelKind::MaskClassifier,
+        ModelKind::PalmDetector,
+        ModelKind::FaceDescriptor,
+    ];
+
+    /// The file name under `models/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ModelKind::FaceDetector => "face_detection_short_range.onnx",
+            ModelKind::FaceMesh => "face_landmark.onnx",
+            ModelKind::Antispoof => "human_antispoof.onnx",
+            ModelKind::MaskClassifier => "face_mask_detector.onnx",
+            ModelKind::PalmDetector => "mphands_palm_detection_lite.onnx",
+            ModelKind::FaceDescriptor => "human_faceres.onnx",
+        }
+    }
+
+    /// The sha256 of the exact file this code was written and tested against.
+    pub fn sha256(self) -> &'static str {
+        match self {
+            ModelKind::FaceDetector => "22a455602c6de222e469ec4e8a8689e5ebeb44128e8761d7929d39ab8e77c93c",
+            ModelKind::FaceMesh => "b6cfe5dd8b52921ece843a9b2bcd08a066688e00b82217cd5e49b1ebe7728c77",
+            ModelKind::Antispoof => "5065df1b46aa65fb79a4bb9115c87db9ea1075ae8ae780225801a9876da05337",
+            ModelKind::MaskClassifier => "3425ad10f678b0b03ce0c54513525878c6c5ed847d42a22e06737841e455d423",
+            ModelKind::PalmDetector => "5665758493e3855b90272f4a9da16048ba0ec60e9a2b6ce6598e45b640a7787c",
+            ModelKind::FaceDescriptor => "9043263332037ba12fa309e9d71b53b1c960db863dcf74f636161b1b1250aec8",
+        }
+    }
+
+    /// The NHWC input shape the model is run with.
+    pub fn input_shape(self) -> [usize; 4] {
+        match self {
+            ModelKind::FaceDetector => [1, 128, 128, 3],
+            ModelKind::FaceMesh => [1, 192, 192, 3],
+            ModelKind::Antispoof => [1, 128, 128, 3],
+            ModelKind::MaskClassifier => [1, 224, 224, 3],
+            ModelKind::PalmDetector => [1, 192, 192, 3],
+            ModelKind::FaceDescriptor => [1, 224, 224, 3],
+        }
+    }
+
+    /// Parses the stable snake_case name (as in JSON and the JS API).
+    pub fn from_name(name: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The stable snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::FaceDetector => "face_detector",
+            ModelKind::FaceMesh => "face_mesh",
+            ModelKind::Antispoof => "antispoof",
+            ModelKind::MaskClassifier => "mask_classifier",
+            ModelKind::PalmDetector => "palm_detector",
+            ModelKind::FaceDescriptor => "face_descriptor",
+        }
+    }
+}
+
+/// Hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+type Plan = TypedRunnableModel;
+
+/// A verified, optimised model ready to run.
+pub struct Model {
+    kind: ModelKind,
+    plan: std::sync::Arc<Plan>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("kind", &self.kind).finish()
+    }
+}
+
+impl Model {
+    /// Verifies `bytes` against the expected sha256 of `kind`, then parses and optimises.
+    pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+        let got = sha256_hex(bytes);
+        if got != kind.sha256() {
+            return Err(Error::new(
+                ErrorCode::ModelChecksum,
+                format!("{}: sha256 {got}, expected {}", kind.file_name(), kind.sha256()),
+            ));
+        }
+        let invalid = |e: TractError| {
+            Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", kind.file_name()))
+        };
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(invalid)?
+            .with_input_fact(0, f32::fact(kind.input_shape()).into())
+            .map_err(invalid)?
+            .into_optimized()
+            .map_err(invalid)?
+            .into_runnable()
+            .map_err(invalid)?;
+        Ok(Model { kind, plan })
+    }
+
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// Runs the model on one NHWC input and returns every output flattened, in graph order.
+    pub fn run(&self, input: Vec<f32>) -> Result<Vec<Vec<f32>>> {
+        let shape = self.kind.input_shape();
+        let err = |e: TractError| Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()));
+        let tensor = Tensor::from_shape(&shape, &input).map_err(err)?;
+        let outputs = self.plan.run(tvec!(tensor.into())).map_err(err)?;
+        outputs
+            .iter()
+            .map(|t| Ok(t.to_plain_array_view::<f32>().map_err(err)?.iter().copied().collect()))
+            .collect()
+    }
+}

@@ -1,0 +1,195 @@
+//! The on-device prechecks: detection → mesh → quality → occlusion → passive liveness, each
+//! a pure function of the frame and the models. [`Analyzer`] runs them in order on one frame.
+
+pub mod descriptor;
+pub mod detect;
+pub mod mesh;
+pub mod occlusion;
+pub mod quality;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::frame::FrameView;
+use crate::model::{Model, ModelKind};
+use detect::Detection;
+use mesh::{FaceMesh, HeadPose};
+use occlusion::{Occlusion, OcclusionCues};
+use quality::Quality;
+use serde::{Deserialize, Serialize};
+
+/// The loaded models. The detector and mesh are required; the others are optional so the
+/// browser can start guiding before the heavier models arrive (a missing model's measure is
+/// reported as absent, and the policy treats an absent required measure as a failure).
+#[derive(Debug, Default)]
+pub struct Models {
+    pub face_detector: Option<Model>,
+    pub face_mesh: Option<Model>,
+    pub antispoof: Option<Model>,
+    pub mask_classifier: Option<Model>,
+    pub palm_detector: Option<Model>,
+    pub face_descriptor: Option<Model>,
+}
+
+impl Models {
+    /// Verifies and loads one model into its slot.
+    pub fn load(&mut self, kind: ModelKind, bytes: &[u8]) -> Result<()> {
+        let model = Model::load(kind, bytes)?;
+        *self.slot(kind) = Some(model);
+        Ok(())
+    }
+
+    fn slot(&mut self, kind: ModelKind) -> &mut Option<Model> {
+        match kind {
+            ModelKind::FaceDetector => &mut self.face_detector,
+            ModelKind::FaceMesh => &mut self.face_mesh,
+            ModelKind::Antispoof => &mut self.antispoof,
+            ModelKind::MaskClassifier => &mut self.mask_classifier,
+            ModelKind::PalmDetector => &mut self.palm_detector,
+            ModelKind::FaceDescriptor => &mut self.face_descriptor,
+        }
+    }
+
+    /// Whether `kind` is loaded.
+    pub fn has(&self, kind: ModelKind) -> bool {
+        match kind {
+            ModelKind::FaceDetector => self.face_detector.is_some(),
+            ModelKind::FaceMesh => self.face_mesh.is_some(),
+            ModelKind::Antispoof => self.antispoof.is_some(),
+            ModelKind::MaskClassifier => self.mask_classifier.is_some(),
+            ModelKind::PalmDetector => self.palm_detector.is_some(),
+            ModelKind::FaceDescriptor => self.face_descriptor.is_some(),
+        }
+    }
+
+    /// Loads every model from a directory of files named as [`ModelKind::file_name`].
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_dir(dir: &std::path::Path, kinds: &[ModelKind]) -> Result<Models> {
+        let mut models = Models::default();
+        for &kind in kinds {
+            let path = dir.join(kind.file_name());
+            let bytes = std::fs::read(&path).map_err(|e| {
+                Error::new(ErrorCode::ModelInvalid, format!("cannot read {}: {e}", path.display()))
+            })?;
+            models.load(kind, &bytes)?;
+        }
+        Ok(models)
+    }
+}
+
+/// Everything measured on the main face of a frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceAnalysis {
+    pub detection: Detection,
+    /// Mesh face-presence probability, 0..1.
+    pub mesh_presence: f32,
+    pub pose: HeadPose,
+    /// Eye openness (lid gap / eye width), subject's right and left.
+    pub eye_openness: [f32; 2],
+    pub quality: Quality,
+    /// Occlusion per region, 0..100; absent when its models were not loaded.
+    pub occlusion: Option<Occlusion>,
+    pub occlusion_cues: Option<OcclusionCues>,
+    /// Passive anti-spoof "real face" score 0..100; absent without the model.
+    pub passive_liveness: Option<f32>,
+    /// The mesh points (x, y, z) in frame pixels, flattened; kept for multi-frame liveness.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub landmarks: Vec<f32>,
+}
+
+/// The analysis of one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub frame_width: u32,
+    pub frame_height: u32,
+    /// Faces found, best first (only the first is analysed further).
+    pub faces: Vec<Detection>,
+    /// The main face's measures, when there is a face.
+    pub face: Option<FaceAnalysis>,
+}
+
+impl Analysis {
+    pub fn face_count(&self) -> usize {
+        self.faces.len()
+    }
+}
+
+/// Options for one analysis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalyzeOptions {
+    /// Minimum detector score for a face to count.
+    pub min_face_score: f32,
+    /// Run the per-face classifiers (mask, palm, anti-spoof). Live guidance can skip them on
+    /// most frames and run them on key frames only.
+    pub classifiers: bool,
+    /// Keep the mesh points in the result.
+    pub keep_landmarks: bool,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions { min_face_score: detect::MIN_SCORE, classifiers: true, keep_landmarks: false }
+    }
+}
+
+fn require(m: &Option<Model>, kind: ModelKind) -> Result<&Model> {
+    m.as_ref().ok_or_else(|| {
+        Error::new(ErrorCode::BadState, format!("model {} is not loaded", kind.name()))
+    })
+}
+
+/// Runs the prechecks on one frame.
+pub fn analyze(models: &Models, frame: &FrameView, opts: &AnalyzeOptions) -> Result<Analysis> {
+    let detector = require(&models.face_detector, ModelKind::FaceDetector)?;
+    let mesher = require(&models.face_mesh, ModelKind::FaceMesh)?;
+    let faces = detect::detect_faces(detector, frame, opts.min_face_score)?;
+    let face = match faces.first() {
+        None => None,
+        Some(d) => Some(analyze_face(models, mesher, frame, d, opts)?),
+    };
+    Ok(Analysis { frame_width: frame.width(), frame_height: frame.height(), faces, face })
+}
+
+fn analyze_face(
+    models: &Models,
+    mesher: &Model,
+    frame: &FrameView,
+    d: &Detection,
+    opts: &AnalyzeOptions,
+) -> Result<FaceAnalysis> {
+    let mesh: FaceMesh = mesh::run_mesh(mesher, frame, &mesh::roi_from_detection(d))?;
+    let (er, el) = mesh.eye_openness();
+    let quality = quality::measure(frame, &d.bbox);
+    let crop = |scale, size| occlusion::face_crop(&d.bbox, d.keypoints[0], d.keypoints[1], scale, size);
+
+    let (mut occ, mut cues, mut passive) = (None, None, None);
+    if opts.classifiers {
+        if let (Some(mask), Some(palm)) = (&models.mask_classifier, &models.palm_detector) {
+            let mut c = occlusion::region_cues(frame, &mesh);
+            c.mask_probability = occlusion::mask_probability(mask, frame, &crop(occlusion::FACE_CROP_SCALE, 224))?;
+            c.palm_score = occlusion::palm_over_face(palm, frame, &d.bbox)?;
+            occ = Some(occlusion::score(&c));
+            cues = Some(c);
+        }
+        if let Some(spoof) = &models.antispoof {
+            // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
+            let out = spoof.run(frame.sample_square(&crop(occlusion::ANTISPOOF_CROP_SCALE, 128), 128, 1.0 / 255.0, 0.0))?;
+            let real = out.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
+            passive = Some((real.clamp(0.0, 1.0)) * 100.0);
+        }
+    }
+    let landmarks = if opts.keep_landmarks {
+        mesh.points.iter().flat_map(|p| [p.x, p.y, p.z]).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(FaceAnalysis {
+        detection: d.clone(),
+        mesh_presence: mesh.presence,
+        pose: mesh.pose(),
+        eye_openness: [er, el],
+        quality,
+        occlusion: occ,
+        occlusion_cues: cues,
+        passive_liveness: passive,
+        landmarks,
+    })
+}

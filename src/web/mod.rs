@@ -1,0 +1,114 @@
+//! The browser edge (wasm32 only): wasm-bindgen exports that move data between JavaScript
+//! and the core. No decision is made here.
+//!
+//! Errors reach JavaScript as `Error` objects with a stable `code` property (see
+//! [`crate::ErrorCode`]); no Rust panic crosses the boundary because nothing here unwraps.
+
+pub mod camera;
+
+use crate::error::{Error, ErrorCode};
+use crate::frame::FrameView;
+use crate::model::ModelKind;
+use crate::policy::{self, Policy};
+use crate::vision::{self, AnalyzeOptions, Models};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+/// Turns an SDK error into a JavaScript `Error` with `code` set.
+pub(crate) fn js_error(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &e.code.as_str().into());
+    err.into()
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    let ser = serde_wasm_bindgen::Serializer::json_compatible();
+    v.serialize(&ser)
+        .map_err(|e| js_error(Error::new(ErrorCode::BadInput, format!("serialising result: {e}"))))
+}
+
+/// The SDK version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    crate::VERSION.to_string()
+}
+
+/// The models the SDK uses: `[{ name, file, sha256 }]`, for the page to fetch.
+#[wasm_bindgen(js_name = modelFiles)]
+pub fn model_files() -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct Entry {
+        name: &'static str,
+        file: &'static str,
+        sha256: &'static str,
+    }
+    let list: Vec<Entry> = ModelKind::ALL
+        .iter()
+        .filter(|k| **k != ModelKind::FaceDescriptor) // the 1:1 match runs on the backend
+        .map(|k| Entry { name: k.name(), file: k.file_name(), sha256: k.sha256() })
+        .collect();
+    to_js(&list)
+}
+
+/// The on-device checker: loaded models plus the project policy.
+#[wasm_bindgen]
+pub struct Checker {
+    models: Models,
+    policy: Policy,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker { models: Models::default(), policy: Policy::default() }
+    }
+}
+
+#[wasm_bindgen]
+impl Checker {
+    /// A checker with no models and the default policy.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Checker {
+        Checker::default()
+    }
+
+    /// Verifies (sha256) and loads a model by its name (see `modelFiles()`).
+    #[wasm_bindgen(js_name = loadModel)]
+    pub fn load_model(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsValue> {
+        let kind = ModelKind::from_name(name)
+            .ok_or_else(|| js_error(Error::new(ErrorCode::BadInput, format!("unknown model {name:?}"))))?;
+        self.models.load(kind, bytes).map_err(js_error)
+    }
+
+    /// Whether a model is loaded.
+    #[wasm_bindgen(js_name = hasModel)]
+    pub fn has_model(&self, name: &str) -> bool {
+        ModelKind::from_name(name).is_some_and(|k| self.models.has(k))
+    }
+
+    /// Sets the policy from project settings JSON (camelCase, as the backend serves it).
+    #[wasm_bindgen(js_name = setPolicy)]
+    pub fn set_policy(&mut self, json: &str) -> Result<(), JsValue> {
+        self.policy = Policy::from_json(json).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// The policy in force, as a plain object.
+    pub fn policy(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.policy)
+    }
+
+    /// Analyses one RGBA frame and judges it: `{ analysis, verdict }`.
+    /// `final` applies the liveness threshold (for the frame to upload).
+    pub fn check(&self, width: u32, height: u32, rgba: &[u8], is_final: bool) -> Result<JsValue, JsValue> {
+        let frame = FrameView::new(width, height, rgba).map_err(js_error)?;
+        let opts = AnalyzeOptions { classifiers: is_final || self.models.has(ModelKind::MaskClassifier), ..Default::default() };
+        let analysis = vision::analyze(&self.models, &frame, &opts).map_err(js_error)?;
+        let verdict = policy::judge(&self.policy, &analysis, None);
+        #[derive(Serialize)]
+        struct Out<'a> {
+            analysis: &'a vision::Analysis,
+            verdict: &'a policy::Verdict,
+        }
+        to_js(&Out { analysis: &analysis, verdict: &verdict })
+    }
+}
