@@ -18,15 +18,14 @@ step() {
   printf '<== %s: ok (%ss)\n' "$name" $((SECONDS - t0))
 }
 
-# Native results the browser test compares against (same image, same pipeline).
-export LIVEFORM_NATIVE_REFERENCE="$ROOT/target/native-reference.json"
-
 step "cargo fmt --check" cargo fmt --all -- --check
 step "clippy (native)" cargo clippy --workspace --all-targets -q -- -D warnings
-step "clippy (wasm32)" cargo clippy -p liveform --target wasm32-unknown-unknown --lib --tests -q -- -D warnings
+# Native tests first: they write tests/.generated/native-reference.json, which the browser test
+# (tests/web.rs) embeds and compares against.
 step "native tests" cargo test --workspace
+step "clippy (wasm32)" cargo clippy -p liveform --target wasm32-unknown-unknown --lib --tests -q -- -D warnings
 step "browser tests (headless Chromium)" \
-  wasm-pack test --headless --chrome --mode no-install . -- --test web
+  wasm-pack test --headless --chrome --mode no-install . --test web
 if [ -f tests/e2e/run.sh ]; then
   step "end-to-end tests (headless Chromium)" bash tests/e2e/run.sh
 fi

@@ -28,10 +28,17 @@ impl<'a> FrameView<'a> {
         if rgba.len() != expected {
             return Err(Error::new(
                 ErrorCode::BadImage,
-                format!("RGBA buffer of {} bytes for {width}x{height} (expected {expected})", rgba.len()),
+                format!(
+                    "RGBA buffer of {} bytes for {width}x{height} (expected {expected})",
+                    rgba.len()
+                ),
             ));
         }
-        Ok(FrameView { width, height, rgba })
+        Ok(FrameView {
+            width,
+            height,
+            rgba,
+        })
     }
     pub fn width(&self) -> u32 {
         self.width
@@ -47,7 +54,11 @@ impl<'a> FrameView<'a> {
     #[inline]
     fn px(&self, x: u32, y: u32) -> [f32; 3] {
         let i = (y as usize * self.width as usize + x as usize) * 4;
-        [self.rgba[i] as f32, self.rgba[i + 1] as f32, self.rgba[i + 2] as f32]
+        [
+            self.rgba[i] as f32,
+            self.rgba[i + 1] as f32,
+            self.rgba[i + 2] as f32,
+        ]
     }
 
     /// Bilinear sample at a continuous point (pixel centres at i + 0.5). Outside the frame
@@ -129,7 +140,10 @@ impl Frame {
         let format = image::guess_format(bytes)
             .map_err(|e| Error::new(ErrorCode::BadImage, format!("unknown image format: {e}")))?;
         if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
-            return Err(Error::new(ErrorCode::BadImage, format!("unsupported image format {format:?}")));
+            return Err(Error::new(
+                ErrorCode::BadImage,
+                format!("unsupported image format {format:?}"),
+            ));
         }
         let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
         let mut limits = image::Limits::default();
@@ -142,7 +156,11 @@ impl Frame {
             .map_err(|e| Error::new(ErrorCode::BadImage, format!("image does not decode: {e}")))?;
         let rgba = img.to_rgba8();
         let (width, height) = rgba.dimensions();
-        let frame = Frame { width, height, rgba: rgba.into_raw() };
+        let frame = Frame {
+            width,
+            height,
+            rgba: rgba.into_raw(),
+        };
         frame.view()?; // size limits
         Ok(frame)
     }
@@ -150,7 +168,11 @@ impl Frame {
     /// Wraps an RGBA buffer after checking it.
     pub fn from_rgba(width: u32, height: u32, rgba: Vec<u8>) -> Result<Frame> {
         FrameView::new(width, height, &rgba)?;
-        Ok(Frame { width, height, rgba })
+        Ok(Frame {
+            width,
+            height,
+            rgba,
+        })
     }
 
     pub fn view(&self) -> Result<FrameView<'_>> {
@@ -164,9 +186,16 @@ impl Frame {
             rgb.extend_from_slice(&px[..3]);
         }
         let mut out = Vec::new();
-        let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
-        image::ImageEncoder::write_image(enc, &rgb, self.width, self.height, image::ExtendedColorType::Rgb8)
-            .map_err(|e| Error::new(ErrorCode::BadImage, format!("JPEG encoding failed: {e}")))?;
+        let enc =
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
+        image::ImageEncoder::write_image(
+            enc,
+            &rgb,
+            self.width,
+            self.height,
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| Error::new(ErrorCode::BadImage, format!("JPEG encoding failed: {e}")))?;
         Ok(out)
     }
 }

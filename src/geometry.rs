@@ -33,7 +33,12 @@ pub struct BBox {
 
 impl BBox {
     pub fn from_center(cx: f32, cy: f32, w: f32, h: f32) -> Self {
-        BBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h }
+        BBox {
+            x: cx - w / 2.0,
+            y: cy - h / 2.0,
+            width: w,
+            height: h,
+        }
     }
     pub fn center(&self) -> Point {
         Point::new(self.x + self.width / 2.0, self.y + self.height / 2.0)
@@ -79,7 +84,10 @@ pub struct Affine {
 
 impl Affine {
     pub fn apply(&self, p: Point) -> Point {
-        Point::new(self.a * p.x + self.b * p.y + self.c, self.d * p.x + self.e * p.y + self.f)
+        Point::new(
+            self.a * p.x + self.b * p.y + self.c,
+            self.d * p.x + self.e * p.y + self.f,
+        )
     }
     /// Applies only the linear part (for vectors and lengths).
     pub fn apply_vec(&self, p: Point) -> Point {

@@ -6,11 +6,13 @@
 //!   natively and runs unchanged in wasm and on the server;
 //! - [`web`] (wasm32 only) moves data between the browser and the core.
 
+pub mod capture;
 pub mod envelope;
 pub mod error;
 pub mod frame;
 pub mod geometry;
 pub mod handoff;
+pub mod liveness;
 pub mod model;
 pub mod params;
 pub mod policy;
@@ -20,6 +22,7 @@ pub mod tokens;
 pub mod upload;
 pub mod vision;
 pub mod webhook;
+pub mod y4m;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -51,12 +51,24 @@ impl ModelKind {
     /// The sha256 of the exact file this code was written and tested against.
     pub fn sha256(self) -> &'static str {
         match self {
-            ModelKind::FaceDetector => "22a455602c6de222e469ec4e8a8689e5ebeb44128e8761d7929d39ab8e77c93c",
-            ModelKind::FaceMesh => "b6cfe5dd8b52921ece843a9b2bcd08a066688e00b82217cd5e49b1ebe7728c77",
-            ModelKind::Antispoof => "5065df1b46aa65fb79a4bb9115c87db9ea1075ae8ae780225801a9876da05337",
-            ModelKind::MaskClassifier => "3425ad10f678b0b03ce0c54513525878c6c5ed847d42a22e06737841e455d423",
-            ModelKind::PalmDetector => "5665758493e3855b90272f4a9da16048ba0ec60e9a2b6ce6598e45b640a7787c",
-            ModelKind::FaceDescriptor => "9043263332037ba12fa309e9d71b53b1c960db863dcf74f636161b1b1250aec8",
+            ModelKind::FaceDetector => {
+                "22a455602c6de222e469ec4e8a8689e5ebeb44128e8761d7929d39ab8e77c93c"
+            }
+            ModelKind::FaceMesh => {
+                "b6cfe5dd8b52921ece843a9b2bcd08a066688e00b82217cd5e49b1ebe7728c77"
+            }
+            ModelKind::Antispoof => {
+                "5065df1b46aa65fb79a4bb9115c87db9ea1075ae8ae780225801a9876da05337"
+            }
+            ModelKind::MaskClassifier => {
+                "3425ad10f678b0b03ce0c54513525878c6c5ed847d42a22e06737841e455d423"
+            }
+            ModelKind::PalmDetector => {
+                "5665758493e3855b90272f4a9da16048ba0ec60e9a2b6ce6598e45b640a7787c"
+            }
+            ModelKind::FaceDescriptor => {
+                "9043263332037ba12fa309e9d71b53b1c960db863dcf74f636161b1b1250aec8"
+            }
         }
     }
 
@@ -116,11 +128,18 @@ impl Model {
         if got != kind.sha256() {
             return Err(Error::new(
                 ErrorCode::ModelChecksum,
-                format!("{}: sha256 {got}, expected {}", kind.file_name(), kind.sha256()),
+                format!(
+                    "{}: sha256 {got}, expected {}",
+                    kind.file_name(),
+                    kind.sha256()
+                ),
             ));
         }
         let invalid = |e: TractError| {
-            Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", kind.file_name()))
+            Error::new(
+                ErrorCode::ModelInvalid,
+                format!("{}: {e}", kind.file_name()),
+            )
         };
         let plan = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(bytes))
@@ -141,12 +160,19 @@ impl Model {
     /// Runs the model on one NHWC input and returns every output flattened, in graph order.
     pub fn run(&self, input: Vec<f32>) -> Result<Vec<Vec<f32>>> {
         let shape = self.kind.input_shape();
-        let err = |e: TractError| Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()));
+        let err =
+            |e: TractError| Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()));
         let tensor = Tensor::from_shape(&shape, &input).map_err(err)?;
         let outputs = self.plan.run(tvec!(tensor.into())).map_err(err)?;
         outputs
             .iter()
-            .map(|t| Ok(t.to_plain_array_view::<f32>().map_err(err)?.iter().copied().collect()))
+            .map(|t| {
+                Ok(t.to_plain_array_view::<f32>()
+                    .map_err(err)?
+                    .iter()
+                    .copied()
+                    .collect())
+            })
             .collect()
     }
 }

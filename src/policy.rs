@@ -90,7 +90,7 @@ impl Default for QualityLimits {
 
 /// A project's policy. Every verdict carries the snapshot it was judged under.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Face match threshold in points (0..100) for the backend's 1:1 match.
     pub face_match_threshold: f32,
@@ -132,7 +132,10 @@ fn points(name: &str, v: Option<f32>, default: f32) -> Result<f32> {
     match v {
         None => Ok(default),
         Some(v) if v.is_finite() && (0.0..=100.0).contains(&v) => Ok(v),
-        Some(v) => Err(Error::new(ErrorCode::BadPolicy, format!("{name} {v} is outside 0..100"))),
+        Some(v) => Err(Error::new(
+            ErrorCode::BadPolicy,
+            format!("{name} {v} is outside 0..100"),
+        )),
     }
 }
 
@@ -141,7 +144,11 @@ impl Policy {
     pub fn from_json(json: &str) -> Result<Policy> {
         let s: PolicySettings = serde_json::from_str(json)
             .map_err(|e| Error::new(ErrorCode::BadPolicy, format!("policy JSON: {e}")))?;
-        let occlusion = match (s.occlusion_blocking.unwrap_or(true), s.head_occlusion_threshold, s.face_occlusion_threshold) {
+        let occlusion = match (
+            s.occlusion_blocking.unwrap_or(true),
+            s.head_occlusion_threshold,
+            s.face_occlusion_threshold,
+        ) {
             (_, Some(_), Some(_)) => {
                 return Err(Error::new(
                     ErrorCode::BadPolicy,
@@ -150,19 +157,43 @@ impl Policy {
             }
             (false, None, None) => OcclusionMode::Off,
             (false, _, _) => {
-                return Err(Error::new(ErrorCode::BadPolicy, "an occlusion threshold needs occlusion blocking on"))
+                return Err(Error::new(
+                    ErrorCode::BadPolicy,
+                    "an occlusion threshold needs occlusion blocking on",
+                ))
             }
-            (true, Some(t), None) => OcclusionMode::TolerateHead { threshold: points("headOcclusionThreshold", Some(t), 0.0)? },
-            (true, None, Some(t)) => OcclusionMode::TolerateFace { threshold: points("faceOcclusionThreshold", Some(t), 0.0)? },
+            (true, Some(t), None) => OcclusionMode::TolerateHead {
+                threshold: points("headOcclusionThreshold", Some(t), 0.0)?,
+            },
+            (true, None, Some(t)) => OcclusionMode::TolerateFace {
+                threshold: points("faceOcclusionThreshold", Some(t), 0.0)?,
+            },
             (true, None, None) => OcclusionMode::BlockAny,
         };
         let policy = Policy {
-            face_match_threshold: points("faceMatchThreshold", s.face_match_threshold, DEFAULT_FACE_MATCH)?,
-            liveness_threshold: points("livenessThreshold", s.liveness_threshold, DEFAULT_LIVENESS)?,
+            face_match_threshold: points(
+                "faceMatchThreshold",
+                s.face_match_threshold,
+                DEFAULT_FACE_MATCH,
+            )?,
+            liveness_threshold: points(
+                "livenessThreshold",
+                s.liveness_threshold,
+                DEFAULT_LIVENESS,
+            )?,
             liveness_mode: s.liveness_mode.unwrap_or_default(),
             occlusion,
             quality: s.quality.unwrap_or_default(),
         };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Parses a policy snapshot as the backend serves it with a session (this type's own
+    /// serde form), and validates it.
+    pub fn from_snapshot_json(json: &str) -> Result<Policy> {
+        let policy: Policy = serde_json::from_str(json)
+            .map_err(|e| Error::new(ErrorCode::BadPolicy, format!("policy snapshot JSON: {e}")))?;
         policy.validate()?;
         Ok(policy)
     }
@@ -187,10 +218,16 @@ impl Policy {
             q.min_mesh_presence,
         ];
         if all.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            return Err(Error::new(ErrorCode::BadPolicy, "policy values must be finite and ≥ 0"));
+            return Err(Error::new(
+                ErrorCode::BadPolicy,
+                "policy values must be finite and ≥ 0",
+            ));
         }
         if q.min_face_size >= q.max_face_size || q.min_brightness >= q.max_brightness {
-            return Err(Error::new(ErrorCode::BadPolicy, "a minimum is not below its maximum"));
+            return Err(Error::new(
+                ErrorCode::BadPolicy,
+                "a minimum is not below its maximum",
+            ));
         }
         Ok(())
     }
@@ -321,11 +358,12 @@ pub fn judge(policy: &Policy, a: &Analysis, liveness: Option<f32>) -> Verdict {
                     scores.occlusion = Some(o.lower_face.max(o.eyes).max(o.hand).max(o.head));
                     // A region blocks at OCCLUSION_BLOCK_AT; a tolerated region only above
                     // the project's threshold (never stricter than the default).
-                    let blocks = |score: f32, tolerated: Option<f32>| match (policy.occlusion, tolerated) {
-                        (OcclusionMode::Off, _) => false,
-                        (_, Some(t)) => score > t.max(OCCLUSION_BLOCK_AT),
-                        (_, None) => score >= OCCLUSION_BLOCK_AT,
-                    };
+                    let blocks =
+                        |score: f32, tolerated: Option<f32>| match (policy.occlusion, tolerated) {
+                            (OcclusionMode::Off, _) => false,
+                            (_, Some(t)) => score > t.max(OCCLUSION_BLOCK_AT),
+                            (_, None) => score >= OCCLUSION_BLOCK_AT,
+                        };
                     let (head_tolerance, face_tolerance) = match policy.occlusion {
                         OcclusionMode::TolerateHead { threshold } => (Some(threshold), None),
                         OcclusionMode::TolerateFace { threshold } => (None, Some(threshold)),
@@ -352,7 +390,13 @@ pub fn judge(policy: &Policy, a: &Analysis, liveness: Option<f32>) -> Verdict {
             // The detector saw a face the mesh cannot confirm: either something covers it
             // (an occlusion reason already says what) or it was not a face after all.
             let occluded = reasons.iter().any(|r| {
-                matches!(r, Reason::MaskOrLowerFaceCovered | Reason::EyesCovered | Reason::HandOverFace | Reason::HeadCovered)
+                matches!(
+                    r,
+                    Reason::MaskOrLowerFaceCovered
+                        | Reason::EyesCovered
+                        | Reason::HandOverFace
+                        | Reason::HeadCovered
+                )
             });
             if f.mesh_presence < q.min_mesh_presence && !occluded {
                 reasons.insert(0, Reason::NoFace);
@@ -366,5 +410,10 @@ pub fn judge(policy: &Policy, a: &Analysis, liveness: Option<f32>) -> Verdict {
         }
     }
     reasons.dedup();
-    Verdict { passed: reasons.is_empty(), reasons, scores, policy: *policy }
+    Verdict {
+        passed: reasons.is_empty(),
+        reasons,
+        scores,
+        policy: *policy,
+    }
 }

@@ -12,10 +12,16 @@ use liveform::vision::{analyze, Analysis, AnalyzeOptions};
 
 /// The astronaut's face box as measured once with the reference decoder
 /// (../shared/MODELS.md: (179, 82)–(274, 177) on the 512×512 image).
-const ASTRONAUT_BOX: BBox = BBox { x: 179.0, y: 82.0, width: 95.0, height: 95.0 };
+const ASTRONAUT_BOX: BBox = BBox {
+    x: 179.0,
+    y: 82.0,
+    width: 95.0,
+    height: 95.0,
+};
 
 fn check(frame: &Frame) -> (Analysis, Verdict) {
-    let a = analyze(models(), &frame.view().unwrap(), &AnalyzeOptions::default()).expect("analysis runs");
+    let a = analyze(models(), &frame.view().unwrap(), &AnalyzeOptions::default())
+        .expect("analysis runs");
     let v = judge(&Policy::default(), &a, None);
     (a, v)
 }
@@ -43,11 +49,18 @@ fn clean_photos_pass_and_the_box_matches_the_reference() {
     assert_eq!(a.face_count(), 1);
     let f = a.face.as_ref().unwrap();
     let iou = f.detection.bbox.iou(&ASTRONAUT_BOX);
-    assert!(iou >= 0.7, "IoU {iou} with the reference box; got {:?}", f.detection.bbox);
+    assert!(
+        iou >= 0.7,
+        "IoU {iou} with the reference box; got {:?}",
+        f.detection.bbox
+    );
     // The six keypoints fall inside the face box, eyes above the mouth.
     let k = f.detection.keypoints;
     assert!(k[0].y < k[3].y && k[1].y < k[3].y);
-    assert!(k[0].x < k[1].x, "the subject's right eye is on the image's left");
+    assert!(
+        k[0].x < k[1].x,
+        "the subject's right eye is on the image's left"
+    );
 
     let (a, v) = check(&photo("grace_hopper.jpg"));
     assert!(v.passed, "grace hopper: {:?} {:?}", v.reasons, a.face);
@@ -55,8 +68,14 @@ fn clean_photos_pass_and_the_box_matches_the_reference() {
 
 #[test]
 fn the_verdict_carries_the_policy_snapshot() {
-    let policy = Policy::from_json(r#"{"livenessThreshold": 85, "faceMatchThreshold": 99}"#).unwrap();
-    let a = analyze(models(), &astronaut().view().unwrap(), &AnalyzeOptions::default()).unwrap();
+    let policy =
+        Policy::from_json(r#"{"livenessThreshold": 85, "faceMatchThreshold": 99}"#).unwrap();
+    let a = analyze(
+        models(),
+        &astronaut().view().unwrap(),
+        &AnalyzeOptions::default(),
+    )
+    .unwrap();
     let v = judge(&policy, &a, Some(50.0));
     assert_eq!(v.policy, policy);
     assert_eq!(v.reasons, vec![Reason::LivenessLow]);
@@ -79,7 +98,16 @@ fn two_faces() {
     // Two faces side by side: a crop around each photo's face.
     let mut frame = canvas(400, 200, [90, 90, 90]);
     paste(&mut frame, &crop(&astronaut(), 126, 30, 200, 200), 0, 0);
-    paste(&mut frame, &resize(&crop(&photo("grace_hopper.jpg"), 117, 92, 300, 300), 200, 200), 200, 0);
+    paste(
+        &mut frame,
+        &resize(
+            &crop(&photo("grace_hopper.jpg"), 117, 92, 300, 300),
+            200,
+            200,
+        ),
+        200,
+        0,
+    );
     let a = assert_reason(&frame, Reason::MultipleFaces);
     assert_eq!(a.face_count(), 2);
 }
@@ -105,8 +133,16 @@ fn off_centre() {
     // A crop that leaves the face in the top-left corner.
     let frame = crop(&astronaut(), 165, 60, 347, 347);
     let (_, v) = check(&frame);
-    assert!(v.reasons.contains(&Reason::FaceOffCentre), "{:?}", v.reasons);
-    assert!(!v.reasons.contains(&Reason::FaceTooSmall), "{:?}", v.reasons);
+    assert!(
+        v.reasons.contains(&Reason::FaceOffCentre),
+        "{:?}",
+        v.reasons
+    );
+    assert!(
+        !v.reasons.contains(&Reason::FaceTooSmall),
+        "{:?}",
+        v.reasons
+    );
 }
 
 #[test]
@@ -116,7 +152,10 @@ fn too_dark() {
 
 #[test]
 fn too_bright() {
-    assert_reason(&map_pixels(&astronaut(), |v| v * 1.2 + 60.0), Reason::TooBright);
+    assert_reason(
+        &map_pixels(&astronaut(), |v| v * 1.2 + 60.0),
+        Reason::TooBright,
+    );
 }
 
 #[test]
@@ -126,7 +165,10 @@ fn blurred() {
 
 /// Analysis of the clean photo, for placing occluders on its landmarks.
 fn clean_face() -> liveform::vision::FaceAnalysis {
-    let opts = AnalyzeOptions { keep_landmarks: true, ..Default::default() };
+    let opts = AnalyzeOptions {
+        keep_landmarks: true,
+        ..Default::default()
+    };
     let a = analyze(models(), &astronaut().view().unwrap(), &opts).unwrap();
     a.face.unwrap()
 }
@@ -156,8 +198,14 @@ fn painted_sunglasses() {
     let (re, le) = (landmark(&f, 159), landmark(&f, 386));
     let (ro, li) = (landmark(&f, 33), landmark(&f, 263));
     let eye_w = (landmark(&f, 133).x - ro.x).abs();
-    let rc = Point::new((ro.x + landmark(&f, 133).x) / 2.0, (re.y + landmark(&f, 145).y) / 2.0);
-    let lc = Point::new((li.x + landmark(&f, 362).x) / 2.0, (le.y + landmark(&f, 374).y) / 2.0);
+    let rc = Point::new(
+        (ro.x + landmark(&f, 133).x) / 2.0,
+        (re.y + landmark(&f, 145).y) / 2.0,
+    );
+    let lc = Point::new(
+        (li.x + landmark(&f, 362).x) / 2.0,
+        (le.y + landmark(&f, 374).y) / 2.0,
+    );
     let mut frame = astronaut();
     paint(&mut frame, [20, 20, 25], |x, y| {
         in_ellipse(x, y, rc, eye_w * 0.85, eye_w * 0.6)
@@ -184,9 +232,24 @@ fn hand_over_the_face() {
         in_ellipse(x, y, palm, face_w * 0.38, face_w * 0.26)
             || (0..4).any(|i| {
                 let cx = palm.x - face_w * 0.27 + i as f32 * face_w * 0.18;
-                in_box(x, y, &BBox { x: cx - fw / 2.0, y: palm.y - face_w * 0.62, width: fw, height: face_w * 0.5 })
+                in_box(
+                    x,
+                    y,
+                    &BBox {
+                        x: cx - fw / 2.0,
+                        y: palm.y - face_w * 0.62,
+                        width: fw,
+                        height: face_w * 0.5,
+                    },
+                )
             })
-            || in_ellipse(x, y, Point::new(palm.x + face_w * 0.42, palm.y + face_w * 0.05), face_w * 0.16, fw * 0.6)
+            || in_ellipse(
+                x,
+                y,
+                Point::new(palm.x + face_w * 0.42, palm.y + face_w * 0.05),
+                face_w * 0.16,
+                fw * 0.6,
+            )
     });
     // Finger creases, so the hand is not one flat patch.
     paint(&mut frame, shade, |x, y| {
@@ -205,7 +268,9 @@ fn head_cover() {
     let mut frame = astronaut();
     // A yellow hard hat down to just above the brows.
     let (l, r) = (landmark(&f, 234).x - 15.0, landmark(&f, 454).x + 15.0);
-    paint(&mut frame, [235, 190, 30], |x, y| y < brow.y - 3.0 && y > brow.y - 90.0 && x > l && x < r);
+    paint(&mut frame, [235, 190, 30], |x, y| {
+        y < brow.y - 3.0 && y > brow.y - 90.0 && x > l && x < r
+    });
     assert_reason(&frame, Reason::HeadCovered);
 }
 
@@ -215,13 +280,31 @@ fn occlusion_modes_tolerate_what_the_project_allows() {
     let brow = landmark(&f, 9);
     let mut frame = astronaut();
     let (l, r) = (landmark(&f, 234).x - 15.0, landmark(&f, 454).x + 15.0);
-    paint(&mut frame, [235, 190, 30], |x, y| y < brow.y - 3.0 && y > brow.y - 90.0 && x > l && x < r);
+    paint(&mut frame, [235, 190, 30], |x, y| {
+        y < brow.y - 3.0 && y > brow.y - 90.0 && x > l && x < r
+    });
     let a = analyze(models(), &frame.view().unwrap(), &AnalyzeOptions::default()).unwrap();
     let helmet_ok = Policy::from_json(r#"{"headOcclusionThreshold": 100}"#).unwrap();
-    assert!(!judge(&helmet_ok, &a, None).reasons.contains(&Reason::HeadCovered));
+    assert!(!judge(&helmet_ok, &a, None)
+        .reasons
+        .contains(&Reason::HeadCovered));
     let mask_ok = Policy::from_json(r#"{"faceOcclusionThreshold": 100}"#).unwrap();
-    assert!(judge(&mask_ok, &a, None).reasons.contains(&Reason::HeadCovered));
+    assert!(judge(&mask_ok, &a, None)
+        .reasons
+        .contains(&Reason::HeadCovered));
     let off = Policy::from_json(r#"{"occlusionBlocking": false}"#).unwrap();
     let v = judge(&off, &a, None);
     assert!(v.passed, "{:?}", v.reasons);
+}
+
+/// Writes the astronaut's native analysis and verdict for the browser test (tests/web.rs),
+/// which runs the same pipeline in wasm and compares. scripts/test.sh runs this first.
+#[test]
+fn native_reference_for_the_browser_test() {
+    let (a, v) = check(&astronaut());
+    assert!(v.passed);
+    let json = serde_json::json!({ "analysis": a, "verdict": v });
+    let path = root().join("tests/.generated/native-reference.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
 }

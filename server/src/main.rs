@@ -1,6 +1,7 @@
 //! `liveform`: the reference backend and the operators' command-line tool.
 //!
 //!     liveform check IMAGE… [--policy FILE] [--json] [--models DIR]
+//!     liveform make-video IMAGE… --out FILE.y4m [--size WxH] [--fps N] [--seconds S]
 //!     liveform serve [--addr 127.0.0.1:8080] [--data DIR] [--db FILE] [--config FILE]
 //!                    [--www DIR] [--pkg DIR] [--models DIR]
 
@@ -21,6 +22,13 @@ fn main() {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("liveform serve: {e}");
+                2
+            }
+        },
+        Some("make-video") => match liveform_server::make_video::run(&args[1..]) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("liveform make-video: {e}");
                 2
             }
         },

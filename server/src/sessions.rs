@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use liveform::params::{self, LiveformParams, ParamsError, ParsedQuery};
 use liveform::policy::Policy;
+use liveform::querycrypt;
 use liveform::tokens::{self, StartDecision, TokenRecord};
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -173,14 +174,34 @@ pub fn load_token(
     .optional()?)
 }
 
+/// The project whose key opens a `g1.` blob that came without a plain `pid` (the pid is then
+/// only inside). GCM's tag means only the right key opens it, so trying each project's key
+/// is safe; a legacy ECB blob has no tag and is never matched this way.
+fn project_of_blob(state: &SharedState, blob: &str) -> Option<String> {
+    if !blob.starts_with(querycrypt::GCM_PREFIX) {
+        return None;
+    }
+    state
+        .projects
+        .values()
+        .find(|p| {
+            p.query_key
+                .as_ref()
+                .is_some_and(|k| querycrypt::decrypt_query(k, blob, false).is_ok())
+        })
+        .map(|p| p.id.clone())
+}
+
 /// Parses the query the way the project requires; every refusal is a core `params` code.
 fn parse_for_project(state: &SharedState, query: &str) -> ApiResult<(LiveformParams, String)> {
     // Step 1: the format, with no project settings yet (they depend on the pid).
     let parsed = params::parse_query(query, &params::ParseOptions::default())?;
     let pid = match &parsed {
         ParsedQuery::Plain(p) => p.pid.clone(),
-        // The key is per project, so the pid must be readable beside the blob.
-        ParsedQuery::Encrypted(e) => e.pid.clone().ok_or(ParamsError::MissingPid)?,
+        ParsedQuery::Encrypted(e) => match &e.pid {
+            Some(pid) => pid.clone(),
+            None => project_of_blob(state, &e.blob).ok_or(ParamsError::MissingPid)?,
+        },
     };
     let project = state.project(&pid).ok_or(ParamsError::PidUnknown)?;
     if project.status == ProjectStatus::Closed {

@@ -176,6 +176,9 @@ pub fn build_state(
         seed_submissions(pc, &db).map_err(|e| format!("project {:?}: {e}", pc.id))?;
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // reqwest is built without a default TLS provider; ring is installed once per process
+    // (an error only means one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())

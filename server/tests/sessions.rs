@@ -131,6 +131,20 @@ async fn refusals_carry_stable_codes() {
         .unwrap();
     assert!(source.contains("\"source\":\"gcm\""), "{source}");
 
+    // The pid only inside the blob: the server finds the project whose key opens it.
+    let key = QueryKey::from_hex(QUERY_KEY_HEX).unwrap();
+    let inside = querycrypt::encrypt_query(&key, "pid=enc&sid=sub_ok", &[4; 12]).unwrap();
+    let r = srv.create_session(&format!("encrypted={inside}")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["project"]["id"], "enc");
+    let no_pid = querycrypt::encrypt_query(&key, "sid=sub_ok", &[5; 12]).unwrap();
+    let r = srv.create_session(&format!("encrypted={no_pid}")).await;
+    assert_eq!((r.status, r.code()), (400, "missing_pid"), "{}", r.text);
+    let other_key = QueryKey::from_bytes([9; 32]);
+    let unknown = querycrypt::encrypt_query(&other_key, "pid=enc&sid=sub_ok", &[6; 12]).unwrap();
+    let r = srv.create_session(&format!("encrypted={unknown}")).await;
+    assert_eq!((r.status, r.code()), (400, "missing_pid"), "{}", r.text);
+
     // Malformed request bodies get the same error shape.
     let r = srv
         .post_json("/api/sessions", &json!({ "q": "pid=p1" }), None)

@@ -373,6 +373,30 @@ async fn upload_preconditions_and_limits() {
     assert_eq!(srv.count("SELECT COUNT(*) FROM uploads"), 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sessions_take_no_upload() {
+    let mut cfg = config(vec![project("p1")]);
+    cfg.session_ttl_ms = 300;
+    let srv = spawn(cfg).await;
+    let session = srv.open_started("pid=p1&sid=sub_ok").await;
+    let late = srv.create_session("pid=p1&sid=sub_ok").await;
+    let captured = now_ms();
+    let sealed = seal(&session, "p1", captured, &payload(blank_jpeg(), true));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let r = srv
+        .upload_raw(
+            session["sessionId"].as_str().unwrap(),
+            "k",
+            captured,
+            sealed,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (410, "session_expired"));
+    let r = srv.start(late.body["sessionId"].as_str().unwrap()).await;
+    assert_eq!((r.status, r.code()), (410, "session_expired"));
+    assert_eq!(srv.count("SELECT COUNT(*) FROM uploads"), 0);
+}
+
 /// Posts `body` with `Transfer-Encoding: chunked` (no Content-Length) over a raw socket;
 /// returns the status and the whole response text.
 async fn chunked_post(srv: &TestServer, sid: &str, captured: u64, body: &[u8]) -> (u16, String) {

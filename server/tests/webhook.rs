@@ -236,3 +236,35 @@ async fn no_webhook_without_a_configured_url() {
     upload_one(&srv).await;
     assert_eq!(srv.count("SELECT COUNT(*) FROM webhook_outbox"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_urls_go_through_tls() {
+    // The receiver speaks plain HTTP, so a TLS handshake to it fails: the delivery is kept
+    // pending with the error, and nothing panics for want of a TLS provider.
+    let receiver = Arc::new(Receiver::default());
+    let url = start_receiver(receiver.clone())
+        .await
+        .replace("http://", "https://");
+    let srv = spawn(config(vec![project_with_hook(&url)])).await;
+    let auth_id = upload_one(&srv).await;
+    let mut last_error = None;
+    for _ in 0..100 {
+        last_error = srv
+            .db()
+            .query_row(
+                "SELECT last_error FROM webhook_outbox WHERE auth_id = ?1",
+                [&auth_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .unwrap();
+        if last_error.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        last_error.is_some(),
+        "the https attempt failed and was recorded"
+    );
+    assert!(receiver.accepted.lock().unwrap().is_empty());
+}

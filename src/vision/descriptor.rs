@@ -16,15 +16,26 @@ pub struct Descriptor(pub Vec<f32>);
 
 /// Computes the descriptor of the detected face (upright 224×224 crop, raw 0..255 input).
 pub fn describe(model: &Model, frame: &FrameView, d: &Detection) -> Result<Descriptor> {
-    let crop = face_crop(&d.bbox, d.keypoints[0], d.keypoints[1], FACE_CROP_SCALE, 224);
+    let crop = face_crop(
+        &d.bbox,
+        d.keypoints[0],
+        d.keypoints[1],
+        FACE_CROP_SCALE,
+        224,
+    );
     let out = model.run(frame.sample_square(&crop, 224, 1.0, 0.0))?;
-    let v = out
-        .into_iter()
-        .find(|o| o.len() == DIM)
-        .ok_or_else(|| Error::new(ErrorCode::Inference, "face descriptor: no 1024-value output"))?;
+    let v = out.into_iter().find(|o| o.len() == DIM).ok_or_else(|| {
+        Error::new(
+            ErrorCode::Inference,
+            "face descriptor: no 1024-value output",
+        )
+    })?;
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if !(n > 0.0 && n.is_finite()) {
-        return Err(Error::new(ErrorCode::Inference, "face descriptor is zero or not finite"));
+        return Err(Error::new(
+            ErrorCode::Inference,
+            "face descriptor is zero or not finite",
+        ));
     }
     Ok(Descriptor(v.into_iter().map(|x| x / n).collect()))
 }

@@ -29,7 +29,11 @@ pub struct SsdSpec {
 }
 
 /// BlazeFace short-range: 16×16×2 + 8×8×6 = 896 anchors, 6 keypoints.
-pub const FACE_SSD: SsdSpec = SsdSpec { input: INPUT, grids: &[(16, 2), (8, 6)], keypoints: 6 };
+pub const FACE_SSD: SsdSpec = SsdSpec {
+    input: INPUT,
+    grids: &[(16, 2), (8, 6)],
+    keypoints: 6,
+};
 
 impl SsdSpec {
     fn anchors(&self) -> Vec<(f32, f32)> {
@@ -37,7 +41,10 @@ impl SsdSpec {
         for &(grid, per_cell) in self.grids {
             for y in 0..grid {
                 for x in 0..grid {
-                    let c = ((x as f32 + 0.5) / grid as f32, (y as f32 + 0.5) / grid as f32);
+                    let c = (
+                        (x as f32 + 0.5) / grid as f32,
+                        (y as f32 + 0.5) / grid as f32,
+                    );
                     out.extend(std::iter::repeat_n(c, per_cell));
                 }
             }
@@ -89,7 +96,12 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
 
 /// Decodes raw outputs (regressors anchors×(4+2k), logits per anchor) into candidates in
 /// normalised input coordinates, keeping those with score ≥ `min_score`.
-pub fn decode(spec: &SsdSpec, regressors: &[f32], logits: &[f32], min_score: f32) -> Vec<Candidate> {
+pub fn decode(
+    spec: &SsdSpec,
+    regressors: &[f32],
+    logits: &[f32],
+    min_score: f32,
+) -> Vec<Candidate> {
     let anchors = spec.anchors();
     let nr = spec.regressors();
     let mut out = Vec::new();
@@ -103,11 +115,20 @@ pub fn decode(spec: &SsdSpec, regressors: &[f32], logits: &[f32], min_score: f32
             continue;
         }
         let r = &regressors[i * nr..(i + 1) * nr];
-        let bbox = BBox::from_center(ax + r[0] / scale, ay + r[1] / scale, r[2] / scale, r[3] / scale);
+        let bbox = BBox::from_center(
+            ax + r[0] / scale,
+            ay + r[1] / scale,
+            r[2] / scale,
+            r[3] / scale,
+        );
         let keypoints = (0..spec.keypoints)
             .map(|k| Point::new(ax + r[4 + 2 * k] / scale, ay + r[5 + 2 * k] / scale))
             .collect();
-        out.push(Candidate { score, bbox, keypoints });
+        out.push(Candidate {
+            score,
+            bbox,
+            keypoints,
+        });
     }
     out
 }
@@ -118,8 +139,9 @@ pub fn weighted_nms(mut candidates: Vec<Candidate>, iou: f32) -> Vec<Candidate> 
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut out = Vec::new();
     while let Some(best) = candidates.first().cloned() {
-        let (cluster, rest): (Vec<_>, Vec<_>) =
-            candidates.into_iter().partition(|c| c.bbox.iou(&best.bbox) > iou || c == &best);
+        let (cluster, rest): (Vec<_>, Vec<_>) = candidates
+            .into_iter()
+            .partition(|c| c.bbox.iou(&best.bbox) > iou || c == &best);
         candidates = rest;
         let total: f32 = cluster.iter().map(|c| c.score).sum();
         let mut merged = best.clone();
@@ -164,18 +186,28 @@ pub fn run_ssd(
     };
     let s = spec.input as f32;
     let to_frame = |q: Point| map.apply(Point::new(q.x * s, q.y * s));
-    Ok(weighted_nms(decode(spec, regressors, logits, min_score), NMS_IOU)
-        .into_iter()
-        .map(|c| {
-            let tl = to_frame(Point::new(c.bbox.x, c.bbox.y));
-            let br = to_frame(Point::new(c.bbox.x + c.bbox.width, c.bbox.y + c.bbox.height));
-            Candidate {
-                score: c.score,
-                bbox: BBox { x: tl.x, y: tl.y, width: br.x - tl.x, height: br.y - tl.y },
-                keypoints: c.keypoints.into_iter().map(to_frame).collect(),
-            }
-        })
-        .collect())
+    Ok(
+        weighted_nms(decode(spec, regressors, logits, min_score), NMS_IOU)
+            .into_iter()
+            .map(|c| {
+                let tl = to_frame(Point::new(c.bbox.x, c.bbox.y));
+                let br = to_frame(Point::new(
+                    c.bbox.x + c.bbox.width,
+                    c.bbox.y + c.bbox.height,
+                ));
+                Candidate {
+                    score: c.score,
+                    bbox: BBox {
+                        x: tl.x,
+                        y: tl.y,
+                        width: br.x - tl.x,
+                        height: br.y - tl.y,
+                    },
+                    keypoints: c.keypoints.into_iter().map(to_frame).collect(),
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Detects faces in a frame of any size and aspect ratio, best first.
@@ -189,7 +221,11 @@ pub fn detect_faces(model: &Model, frame: &FrameView, min_score: f32) -> Result<
             for (k, p) in keypoints.iter_mut().zip(c.keypoints) {
                 *k = p;
             }
-            Detection { score: c.score, bbox: c.bbox, keypoints }
+            Detection {
+                score: c.score,
+                bbox: c.bbox,
+                keypoints,
+            }
         })
         .collect())
 }
@@ -221,13 +257,21 @@ mod tests {
     fn nms_merges_overlaps_and_keeps_separate_faces() {
         let det = |x: f32, s: f32| Candidate {
             score: s,
-            bbox: BBox { x, y: 0.0, width: 10.0, height: 10.0 },
+            bbox: BBox {
+                x,
+                y: 0.0,
+                width: 10.0,
+                height: 10.0,
+            },
             keypoints: vec![Point::new(x, 0.0)],
         };
         let out = weighted_nms(vec![det(0.0, 0.9), det(1.0, 0.6), det(50.0, 0.8)], 0.3);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].score, 0.9);
-        assert!(out[0].bbox.x > 0.0 && out[0].bbox.x < 1.0, "merged box is score-weighted");
+        assert!(
+            out[0].bbox.x > 0.0 && out[0].bbox.x < 1.0,
+            "merged box is score-weighted"
+        );
         assert_eq!(out[1].bbox.x, 50.0);
     }
 

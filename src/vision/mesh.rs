@@ -41,13 +41,21 @@ pub struct Point3 {
 
 impl Point3 {
     fn sub(self, o: Point3) -> Point3 {
-        Point3 { x: self.x - o.x, y: self.y - o.y, z: self.z - o.z }
+        Point3 {
+            x: self.x - o.x,
+            y: self.y - o.y,
+            z: self.z - o.z,
+        }
     }
     fn dot(self, o: Point3) -> f32 {
         self.x * o.x + self.y * o.y + self.z * o.z
     }
     fn scale(self, s: f32) -> Point3 {
-        Point3 { x: self.x * s, y: self.y * s, z: self.z * s }
+        Point3 {
+            x: self.x * s,
+            y: self.y * s,
+            z: self.z * s,
+        }
     }
     fn norm(self) -> f32 {
         self.dot(self).sqrt()
@@ -118,14 +126,22 @@ pub fn run_mesh(model: &Model, frame: &FrameView, roi: &Affine) -> Result<FaceMe
         .iter()
         .find(|o| o.len() == POINTS * 3)
         .ok_or_else(|| Error::new(ErrorCode::Inference, "face mesh: no 1404-value output"))?;
-    let presence_logit = outputs.iter().find(|o| o.len() == 1).map(|o| o[0]).unwrap_or(0.0);
+    let presence_logit = outputs
+        .iter()
+        .find(|o| o.len() == 1)
+        .map(|o| o[0])
+        .unwrap_or(0.0);
     // z is in crop pixels like x; the crop's scale carries it to frame pixels.
     let zscale = roi.a.hypot(roi.d);
     let points = coords
         .chunks_exact(3)
         .map(|c| {
             let p = roi.apply(Point::new(c[0], c[1]));
-            Point3 { x: p.x, y: p.y, z: c[2] * zscale }
+            Point3 {
+                x: p.x,
+                y: p.y,
+                z: c[2] * zscale,
+            }
         })
         .collect();
     let presence = 1.0 / (1.0 + (-presence_logit.clamp(-100.0, 100.0)).exp());
@@ -180,7 +196,12 @@ mod tests {
     fn roi_is_upright_for_level_eyes() {
         let d = Detection {
             score: 0.9,
-            bbox: BBox { x: 100.0, y: 100.0, width: 100.0, height: 100.0 },
+            bbox: BBox {
+                x: 100.0,
+                y: 100.0,
+                width: 100.0,
+                height: 100.0,
+            },
             keypoints: [
                 Point::new(130.0, 130.0),
                 Point::new(170.0, 130.0),
@@ -194,14 +215,22 @@ mod tests {
         let centre = roi.apply(Point::new(96.0, 96.0));
         assert!((centre.x - 150.0).abs() < 1e-3 && (centre.y - 150.0).abs() < 1e-3);
         let tl = roi.apply(Point::new(0.0, 0.0));
-        assert!((tl.x - 75.0).abs() < 1e-3 && (tl.y - 75.0).abs() < 1e-3, "{tl:?}");
+        assert!(
+            (tl.x - 75.0).abs() < 1e-3 && (tl.y - 75.0).abs() < 1e-3,
+            "{tl:?}"
+        );
     }
 
     #[test]
     fn roi_turns_with_the_eye_line() {
         let mut d = Detection {
             score: 0.9,
-            bbox: BBox { x: 0.0, y: 0.0, width: 100.0, height: 100.0 },
+            bbox: BBox {
+                x: 0.0,
+                y: 0.0,
+                width: 100.0,
+                height: 100.0,
+            },
             keypoints: [Point::default(); 6],
         };
         d.keypoints[0] = Point::new(30.0, 30.0);

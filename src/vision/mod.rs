@@ -67,7 +67,10 @@ impl Models {
         for &kind in kinds {
             let path = dir.join(kind.file_name());
             let bytes = std::fs::read(&path).map_err(|e| {
-                Error::new(ErrorCode::ModelInvalid, format!("cannot read {}: {e}", path.display()))
+                Error::new(
+                    ErrorCode::ModelInvalid,
+                    format!("cannot read {}: {e}", path.display()),
+                )
             })?;
             models.load(kind, &bytes)?;
         }
@@ -126,13 +129,20 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { min_face_score: detect::MIN_SCORE, classifiers: true, keep_landmarks: false }
+        AnalyzeOptions {
+            min_face_score: detect::MIN_SCORE,
+            classifiers: true,
+            keep_landmarks: false,
+        }
     }
 }
 
 fn require(m: &Option<Model>, kind: ModelKind) -> Result<&Model> {
     m.as_ref().ok_or_else(|| {
-        Error::new(ErrorCode::BadState, format!("model {} is not loaded", kind.name()))
+        Error::new(
+            ErrorCode::BadState,
+            format!("model {} is not loaded", kind.name()),
+        )
     })
 }
 
@@ -145,7 +155,12 @@ pub fn analyze(models: &Models, frame: &FrameView, opts: &AnalyzeOptions) -> Res
         None => None,
         Some(d) => Some(analyze_face(models, mesher, frame, d, opts)?),
     };
-    Ok(Analysis { frame_width: frame.width(), frame_height: frame.height(), faces, face })
+    Ok(Analysis {
+        frame_width: frame.width(),
+        frame_height: frame.height(),
+        faces,
+        face,
+    })
 }
 
 fn analyze_face(
@@ -158,20 +173,27 @@ fn analyze_face(
     let mesh: FaceMesh = mesh::run_mesh(mesher, frame, &mesh::roi_from_detection(d))?;
     let (er, el) = mesh.eye_openness();
     let quality = quality::measure(frame, &d.bbox);
-    let crop = |scale, size| occlusion::face_crop(&d.bbox, d.keypoints[0], d.keypoints[1], scale, size);
+    let crop =
+        |scale, size| occlusion::face_crop(&d.bbox, d.keypoints[0], d.keypoints[1], scale, size);
 
     let (mut occ, mut cues, mut passive) = (None, None, None);
     if opts.classifiers {
         if let (Some(mask), Some(palm)) = (&models.mask_classifier, &models.palm_detector) {
             let mut c = occlusion::region_cues(frame, &mesh);
-            c.mask_probability = occlusion::mask_probability(mask, frame, &crop(occlusion::FACE_CROP_SCALE, 224))?;
+            c.mask_probability =
+                occlusion::mask_probability(mask, frame, &crop(occlusion::FACE_CROP_SCALE, 224))?;
             c.palm_score = occlusion::palm_over_face(palm, frame, &d.bbox)?;
             occ = Some(occlusion::score(&c));
             cues = Some(c);
         }
         if let Some(spoof) = &models.antispoof {
             // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
-            let out = spoof.run(frame.sample_square(&crop(occlusion::ANTISPOOF_CROP_SCALE, 128), 128, 1.0 / 255.0, 0.0))?;
+            let out = spoof.run(frame.sample_square(
+                &crop(occlusion::ANTISPOOF_CROP_SCALE, 128),
+                128,
+                1.0 / 255.0,
+                0.0,
+            ))?;
             let real = out.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
             passive = Some((real.clamp(0.0, 1.0)) * 100.0);
         }

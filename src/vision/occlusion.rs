@@ -16,7 +16,11 @@ use crate::vision::mesh::{idx, FaceMesh};
 use serde::{Deserialize, Serialize};
 
 /// MediaPipe palm detection lite: 24×24×2 + 12×12×6 = 2016 anchors, 7 keypoints.
-pub const PALM_SSD: SsdSpec = SsdSpec { input: 192, grids: &[(24, 2), (12, 6)], keypoints: 7 };
+pub const PALM_SSD: SsdSpec = SsdSpec {
+    input: 192,
+    grids: &[(24, 2), (12, 6)],
+    keypoints: 7,
+};
 
 /// Mesh points at the centre of each cheek and of the forehead.
 const RIGHT_CHEEK_CENTRE: usize = 50;
@@ -93,7 +97,11 @@ fn patch(frame: &FrameView, b: &BBox) -> Patch {
     let n = lum.len().max(1) as f32;
     let mean_l = lum.iter().sum::<f32>() / n;
     let sd = (lum.iter().map(|v| (v - mean_l).powi(2)).sum::<f32>() / n).sqrt();
-    Patch { rgb: sum.map(|v| v as f32 / n), luma: mean_l, luma_sd: sd }
+    Patch {
+        rgb: sum.map(|v| v as f32 / n),
+        luma: mean_l,
+        luma_sd: sd,
+    }
 }
 
 fn around(points: &[Point], pad: f32) -> BBox {
@@ -104,7 +112,12 @@ fn around(points: &[Point], pad: f32) -> BBox {
         x1 = x1.max(p.x);
         y1 = y1.max(p.y);
     }
-    BBox { x: x0 - pad, y: y0 - pad, width: x1 - x0 + 2.0 * pad, height: y1 - y0 + 2.0 * pad }
+    BBox {
+        x: x0 - pad,
+        y: y0 - pad,
+        width: x1 - x0 + 2.0 * pad,
+        height: y1 - y0 + 2.0 * pad,
+    }
 }
 
 /// Crop scale for the mask classifier and the descriptor: the face with some margin.
@@ -118,7 +131,11 @@ pub const ANTISPOOF_CROP_SCALE: f32 = 0.8;
 pub fn face_crop(bbox: &BBox, eye_right: Point, eye_left: Point, scale: f32, size: u32) -> Affine {
     let v = Point::new(eye_left.x - eye_right.x, eye_left.y - eye_right.y);
     let n = (v.x * v.x + v.y * v.y).sqrt();
-    let ex = if n > 1e-3 { Point::new(v.x / n, v.y / n) } else { Point::new(1.0, 0.0) };
+    let ex = if n > 1e-3 {
+        Point::new(v.x / n, v.y / n)
+    } else {
+        Point::new(1.0, 0.0)
+    };
     Affine::square_roi(bbox.center(), bbox.width.max(bbox.height) * scale, ex, size)
 }
 
@@ -126,7 +143,12 @@ pub fn face_crop(bbox: &BBox, eye_right: Point, eye_left: Point, scale: f32, siz
 pub fn mask_probability(model: &Model, frame: &FrameView, crop: &Affine) -> Result<f32> {
     let input = frame.sample_square(crop, 224, 2.0 / 255.0, -1.0);
     let out = model.run(input)?;
-    Ok(out.first().and_then(|o| o.first()).copied().unwrap_or(0.0).clamp(0.0, 1.0))
+    Ok(out
+        .first()
+        .and_then(|o| o.first())
+        .copied()
+        .unwrap_or(0.0)
+        .clamp(0.0, 1.0))
 }
 
 /// Best palm score among palms that overlap the face box by at least a fifth of the palm.
@@ -152,7 +174,10 @@ pub fn region_cues(frame: &FrameView, mesh: &FaceMesh) -> OcclusionCues {
     let r = face_w * 0.06;
     let at = |i: usize| BBox::from_center(p[i].x, p[i].y, 2.0 * r, 2.0 * r);
     let cheeks = {
-        let (a, b) = (patch(frame, &at(RIGHT_CHEEK_CENTRE)), patch(frame, &at(LEFT_CHEEK_CENTRE)));
+        let (a, b) = (
+            patch(frame, &at(RIGHT_CHEEK_CENTRE)),
+            patch(frame, &at(LEFT_CHEEK_CENTRE)),
+        );
         Patch {
             rgb: [0, 1, 2].map(|k| (a.rgb[k] + b.rgb[k]) / 2.0),
             luma: (a.luma + b.luma) / 2.0,
@@ -160,8 +185,11 @@ pub fn region_cues(frame: &FrameView, mesh: &FaceMesh) -> OcclusionCues {
         }
     };
     let ring = |ids: &[usize]| ids.iter().map(|&i| p[i]).collect::<Vec<_>>();
-    let eyes = [around(&ring(&RIGHT_EYE_RING), r * 0.5), around(&ring(&LEFT_EYE_RING), r * 0.5)]
-        .map(|b| patch(frame, &b));
+    let eyes = [
+        around(&ring(&RIGHT_EYE_RING), r * 0.5),
+        around(&ring(&LEFT_EYE_RING), r * 0.5),
+    ]
+    .map(|b| patch(frame, &b));
     let eye_luma = (eyes[0].luma + eyes[1].luma) / 2.0;
     let eye_texture = (eyes[0].luma_sd + eyes[1].luma_sd) / 2.0;
     let forehead = patch(frame, &at(FOREHEAD_CENTRE));
@@ -191,13 +219,27 @@ pub fn score(c: &OcclusionCues) -> Occlusion {
     let covered = c.mask_probability;
     // A lower-face cover in the subject's own skin colour is a hand, not a mask.
     let skin_like = c.lower_face_chroma < 0.03;
-    let lower_face = if skin_like { covered * 40.0 } else { covered * 100.0 };
-    let hand_from_colour = if skin_like && covered >= 0.5 { covered * 100.0 } else { 0.0 };
+    let lower_face = if skin_like {
+        covered * 40.0
+    } else {
+        covered * 100.0
+    };
+    let hand_from_colour = if skin_like && covered >= 0.5 {
+        covered * 100.0
+    } else {
+        0.0
+    };
     // Palm scores on faces without a hand stay under 0.2 on the photos measured here.
     let hand = ramp(c.palm_score, 0.25, 0.45).max(hand_from_colour);
     // Sunglasses: eyes far darker than the cheeks and flat (open eyes show bright sclera).
-    let eyes = ramp(0.55 - c.eye_luma_ratio, 0.0, 0.25).min(ramp(30.0 - c.eye_texture, 0.0, 15.0) + 50.0);
+    let eyes =
+        ramp(0.55 - c.eye_luma_ratio, 0.0, 0.25).min(ramp(30.0 - c.eye_texture, 0.0, 15.0) + 50.0);
     // Helmet or hat: the forehead is not skin (colour far from the cheeks, or much darker).
     let head = ramp(c.forehead_chroma, 0.04, 0.10).max(ramp(0.6 - c.forehead_luma_ratio, 0.0, 0.3));
-    Occlusion { lower_face, eyes, hand, head }
+    Occlusion {
+        lower_face,
+        eyes,
+        hand,
+        head,
+    }
 }

@@ -7,19 +7,30 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, MediaStream, MediaStreamConstraints,
-    MediaStreamTrack,
+    CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, MediaStream,
+    MediaStreamConstraints, MediaStreamTrack,
 };
 
 /// Why the camera could not start; the string form is the stable code the page maps to a
 /// screen with a way out.
 fn camera_error(e: JsValue) -> JsValue {
-    let name = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    let name = js_sys::Reflect::get(&e, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
     let (code, msg) = match name.as_str() {
-        "NotAllowedError" | "SecurityError" => ("camera_permission_denied", "camera permission was denied"),
+        "NotAllowedError" | "SecurityError" => {
+            ("camera_permission_denied", "camera permission was denied")
+        }
         "NotFoundError" | "DevicesNotFoundError" => ("camera_not_found", "no camera found"),
-        "OverconstrainedError" => ("camera_constraints", "no camera satisfies the requested resolution"),
-        "NotReadableError" | "AbortError" => ("camera_in_use", "the camera is in use by another application"),
+        "OverconstrainedError" => (
+            "camera_constraints",
+            "no camera satisfies the requested resolution",
+        ),
+        "NotReadableError" | "AbortError" => (
+            "camera_in_use",
+            "the camera is in use by another application",
+        ),
         _ => ("camera_failed", "the camera could not be started"),
     };
     let err = js_error(Error::new(ErrorCode::BadState, format!("{msg} ({name})")));
@@ -41,12 +52,18 @@ pub struct Camera {
 impl Camera {
     /// Opens the front camera (ideal 1280×720, 640×480 accepted) and plays it in `video`.
     /// `device_id` picks a specific camera.
-    pub async fn start(video: HtmlVideoElement, device_id: Option<String>) -> Result<Camera, JsValue> {
-        let window = web_sys::window().ok_or_else(|| js_error(Error::new(ErrorCode::BadState, "no window")))?;
-        let devices = window
-            .navigator()
-            .media_devices()
-            .map_err(|_| js_error(Error::new(ErrorCode::BadState, "camera API unavailable (needs https)")))?;
+    pub async fn start(
+        video: HtmlVideoElement,
+        device_id: Option<String>,
+    ) -> Result<Camera, JsValue> {
+        let window = web_sys::window()
+            .ok_or_else(|| js_error(Error::new(ErrorCode::BadState, "no window")))?;
+        let devices = window.navigator().media_devices().map_err(|_| {
+            js_error(Error::new(
+                ErrorCode::BadState,
+                "camera API unavailable (needs https)",
+            ))
+        })?;
         let video_c = js_sys::Object::new();
         let set = |o: &js_sys::Object, k: &str, v: JsValue| {
             let _ = js_sys::Reflect::set(o, &k.into(), &v);
@@ -70,15 +87,22 @@ impl Camera {
         let constraints = MediaStreamConstraints::new();
         constraints.set_video(&video_c);
         constraints.set_audio(&JsValue::FALSE);
-        let promise = devices.get_user_media_with_constraints(&constraints).map_err(camera_error)?;
-        let stream: MediaStream = JsFuture::from(promise).await.map_err(camera_error)?.unchecked_into();
+        let promise = devices
+            .get_user_media_with_constraints(&constraints)
+            .map_err(camera_error)?;
+        let stream: MediaStream = JsFuture::from(promise)
+            .await
+            .map_err(camera_error)?
+            .unchecked_into();
         video.set_muted(true);
         let _ = video.set_attribute("playsinline", "");
         video.set_src_object(Some(&stream));
         if let Ok(p) = video.play() {
             JsFuture::from(p).await.map_err(camera_error)?;
         }
-        let document = window.document().ok_or_else(|| js_error(Error::new(ErrorCode::BadState, "no document")))?;
+        let document = window
+            .document()
+            .ok_or_else(|| js_error(Error::new(ErrorCode::BadState, "no document")))?;
         let canvas: HtmlCanvasElement = document.create_element("canvas")?.unchecked_into();
         let opts = js_sys::Object::new();
         set(&opts, "willReadFrequently", JsValue::TRUE);
@@ -86,7 +110,13 @@ impl Camera {
             .get_context_with_context_options("2d", &opts)?
             .ok_or_else(|| js_error(Error::new(ErrorCode::BadState, "no 2d canvas")))?
             .unchecked_into();
-        Ok(Camera { stream, video, canvas, ctx, buffer: Vec::new() })
+        Ok(Camera {
+            stream,
+            video,
+            canvas,
+            ctx,
+            buffer: Vec::new(),
+        })
     }
 
     /// Current frame width in pixels (0 until the first frame).
@@ -153,7 +183,8 @@ impl Camera {
             self.canvas.set_width(w);
             self.canvas.set_height(h);
         }
-        self.ctx.draw_image_with_html_video_element(&self.video, 0.0, 0.0)?;
+        self.ctx
+            .draw_image_with_html_video_element(&self.video, 0.0, 0.0)?;
         let data = self.ctx.get_image_data(0.0, 0.0, w as f64, h as f64)?;
         self.buffer = data.data().0;
         Ok(&self.buffer)

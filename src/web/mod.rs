@@ -5,6 +5,8 @@
 //! [`crate::ErrorCode`]); no Rust panic crosses the boundary because nothing here unwraps.
 
 pub mod camera;
+pub mod flow;
+pub mod upload;
 
 use crate::error::{Error, ErrorCode};
 use crate::frame::FrameView;
@@ -21,10 +23,14 @@ pub(crate) fn js_error(e: Error) -> JsValue {
     err.into()
 }
 
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
     let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    v.serialize(&ser)
-        .map_err(|e| js_error(Error::new(ErrorCode::BadInput, format!("serialising result: {e}"))))
+    v.serialize(&ser).map_err(|e| {
+        js_error(Error::new(
+            ErrorCode::BadInput,
+            format!("serialising result: {e}"),
+        ))
+    })
 }
 
 /// The SDK version.
@@ -45,7 +51,11 @@ pub fn model_files() -> Result<JsValue, JsValue> {
     let list: Vec<Entry> = ModelKind::ALL
         .iter()
         .filter(|k| **k != ModelKind::FaceDescriptor) // the 1:1 match runs on the backend
-        .map(|k| Entry { name: k.name(), file: k.file_name(), sha256: k.sha256() })
+        .map(|k| Entry {
+            name: k.name(),
+            file: k.file_name(),
+            sha256: k.sha256(),
+        })
         .collect();
     to_js(&list)
 }
@@ -53,13 +63,16 @@ pub fn model_files() -> Result<JsValue, JsValue> {
 /// The on-device checker: loaded models plus the project policy.
 #[wasm_bindgen]
 pub struct Checker {
-    models: Models,
-    policy: Policy,
+    pub(crate) models: Models,
+    pub(crate) policy: Policy,
 }
 
 impl Default for Checker {
     fn default() -> Self {
-        Checker { models: Models::default(), policy: Policy::default() }
+        Checker {
+            models: Models::default(),
+            policy: Policy::default(),
+        }
     }
 }
 
@@ -74,8 +87,12 @@ impl Checker {
     /// Verifies (sha256) and loads a model by its name (see `modelFiles()`).
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsValue> {
-        let kind = ModelKind::from_name(name)
-            .ok_or_else(|| js_error(Error::new(ErrorCode::BadInput, format!("unknown model {name:?}"))))?;
+        let kind = ModelKind::from_name(name).ok_or_else(|| {
+            js_error(Error::new(
+                ErrorCode::BadInput,
+                format!("unknown model {name:?}"),
+            ))
+        })?;
         self.models.load(kind, bytes).map_err(js_error)
     }
 
@@ -92,6 +109,58 @@ impl Checker {
         Ok(())
     }
 
+    /// Sets the policy from the snapshot the backend sent with the session (its JSON text).
+    #[wasm_bindgen(js_name = setPolicySnapshot)]
+    pub fn set_policy_snapshot(&mut self, json: &str) -> Result<(), JsValue> {
+        self.policy = Policy::from_snapshot_json(json).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// Hex sha256 of the policy in force (must equal the session's `policyHash`).
+    #[wasm_bindgen(js_name = policyHash)]
+    pub fn policy_hash(&self) -> String {
+        hex::encode(self.policy.hash())
+    }
+
+    /// Seals the chosen frame for upload: re-checks it, encodes it as JPEG, builds the upload
+    /// payload (the device's verdict is carried as a claim, never trusted), and seals it with
+    /// HPKE to the project's public key, bound to the project, session, capture time and
+    /// policy. `signals_json` is the capture signals object as JSON text (or empty).
+    #[wasm_bindgen(js_name = sealCapture)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_capture(
+        &self,
+        width: u32,
+        height: u32,
+        rgba: &[u8],
+        public_key: &str,
+        project_id: &str,
+        session_id: &str,
+        captured_at_ms: f64,
+        signals_json: &str,
+    ) -> Result<Vec<u8>, JsValue> {
+        use crate::envelope::{seal_with_os_rng, PublicKey, SealContext};
+        use crate::upload::{CaptureSignals, ClaimedVerdict, EncodedFrame, UploadPayload};
+        let bad = |m: String| js_error(Error::new(ErrorCode::BadInput, m));
+        let frame = crate::frame::Frame::from_rgba(width, height, rgba.to_vec()).map_err(js_error)?;
+        let analysis = vision::analyze(&self.models, &frame.view().map_err(js_error)?, &AnalyzeOptions::default())
+            .map_err(js_error)?;
+        let verdict = policy::judge(&self.policy, &analysis, None);
+        let jpeg = frame.to_jpeg(90).map_err(js_error)?;
+        let mut payload = UploadPayload::new(EncodedFrame::new(jpeg, 0), ClaimedVerdict::from(&verdict));
+        if !signals_json.is_empty() {
+            payload.signals = serde_json::from_str::<CaptureSignals>(signals_json)
+                .map_err(|e| bad(format!("capture signals JSON: {e}")))?;
+        }
+        let plaintext = payload.to_vec().map_err(|e| js_error(e.into()))?;
+        let key: PublicKey = public_key.parse().map_err(|e: crate::envelope::EnvelopeError| js_error(e.into()))?;
+        if !(captured_at_ms.is_finite() && captured_at_ms >= 0.0) {
+            return Err(bad("capturedAtMs must be a non-negative time in ms".into()));
+        }
+        let ctx = SealContext::new(project_id, session_id, captured_at_ms as u64, self.policy.hash());
+        seal_with_os_rng(&key, &ctx, &plaintext).map_err(|e| js_error(e.into()))
+    }
+
     /// The policy in force, as a plain object.
     pub fn policy(&self) -> Result<JsValue, JsValue> {
         to_js(&self.policy)
@@ -99,9 +168,18 @@ impl Checker {
 
     /// Analyses one RGBA frame and judges it: `{ analysis, verdict }`.
     /// `final` applies the liveness threshold (for the frame to upload).
-    pub fn check(&self, width: u32, height: u32, rgba: &[u8], is_final: bool) -> Result<JsValue, JsValue> {
+    pub fn check(
+        &self,
+        width: u32,
+        height: u32,
+        rgba: &[u8],
+        is_final: bool,
+    ) -> Result<JsValue, JsValue> {
         let frame = FrameView::new(width, height, rgba).map_err(js_error)?;
-        let opts = AnalyzeOptions { classifiers: is_final || self.models.has(ModelKind::MaskClassifier), ..Default::default() };
+        let opts = AnalyzeOptions {
+            classifiers: is_final || self.models.has(ModelKind::MaskClassifier),
+            ..Default::default()
+        };
         let analysis = vision::analyze(&self.models, &frame, &opts).map_err(js_error)?;
         let verdict = policy::judge(&self.policy, &analysis, None);
         #[derive(Serialize)]
@@ -109,6 +187,9 @@ impl Checker {
             analysis: &'a vision::Analysis,
             verdict: &'a policy::Verdict,
         }
-        to_js(&Out { analysis: &analysis, verdict: &verdict })
+        to_js(&Out {
+            analysis: &analysis,
+            verdict: &verdict,
+        })
     }
 }

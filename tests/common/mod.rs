@@ -43,7 +43,11 @@ pub fn canvas(w: u32, h: u32, rgb: [u8; 3]) -> Frame {
     for _ in 0..w * h {
         rgba.extend_from_slice(&[rgb[0], rgb[1], rgb[2], 255]);
     }
-    Frame { width: w, height: h, rgba }
+    Frame {
+        width: w,
+        height: h,
+        rgba,
+    }
 }
 
 /// Copies `src` onto `dst` with its top-left corner at (x, y), clipping at the edges.
@@ -72,7 +76,11 @@ pub fn crop(src: &Frame, x: u32, y: u32, w: u32, h: u32) -> Frame {
 pub fn resize(src: &Frame, w: u32, h: u32) -> Frame {
     let img = image::RgbaImage::from_raw(src.width, src.height, src.rgba.clone()).expect("rgba");
     let out = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    Frame { width: w, height: h, rgba: out.into_raw() }
+    Frame {
+        width: w,
+        height: h,
+        rgba: out.into_raw(),
+    }
 }
 
 /// Applies `f` to every RGB value.
@@ -90,7 +98,11 @@ pub fn map_pixels(src: &Frame, f: impl Fn(f32) -> f32) -> Frame {
 pub fn blur(src: &Frame, sigma: f32) -> Frame {
     let img = image::RgbaImage::from_raw(src.width, src.height, src.rgba.clone()).expect("rgba");
     let out = image::imageops::blur(&img, sigma);
-    Frame { width: src.width, height: src.height, rgba: out.into_raw() }
+    Frame {
+        width: src.width,
+        height: src.height,
+        rgba: out.into_raw(),
+    }
 }
 
 /// Paints every pixel for which `inside(x, y)` holds (pixel centres) with `rgb`.

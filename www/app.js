@@ -1,0 +1,166 @@
+// The liveform page: renders what the wasm module says. Every decision (parameters, hints,
+// when a frame is good enough, attempts, sealing, retries) is made in Rust; this file moves
+// data between the browser and the module and shows screens.
+import init, { Checker, Camera, CaptureFlow, modelFiles, uploadSealed, newIdempotencyKey } from "./pkg/liveform.js";
+import { chooseLanguage, translator } from "./i18n.js";
+
+const params = new URLSearchParams(location.search);
+const lang = chooseLanguage(params, navigator.languages);
+const t = translator(lang);
+document.documentElement.lang = lang;
+const $ = (id) => document.getElementById(id);
+const config = { apiBase: params.get("api") || "", assetBase: "" };
+
+function show(name) {
+  for (const s of document.querySelectorAll(".screen")) s.hidden = s.dataset.screen !== name;
+  document.querySelector("main").setAttribute("aria-busy", String(name === "loading" || name === "upload"));
+  const focus = document.querySelector(`.screen[data-screen="${name}"] h1, .screen[data-screen="${name}"] button:not([hidden])`);
+  if (focus) { if (!focus.hasAttribute("tabindex") && focus.tagName === "H1") focus.tabIndex = -1; focus.focus(); }
+}
+
+function translateStatic() {
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+}
+
+function showError(code, canRetry = false) {
+  $("error-code").textContent = code;
+  $("error-text").textContent = t(`error.${code}`) !== `error.${code}` ? t(`error.${code}`) : t("error.unknown");
+  $("retry").hidden = !canRetry;
+  show("error");
+}
+
+async function api(path, body) {
+  let res;
+  try {
+    res = await fetch(`${config.apiBase}${path}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}),
+    });
+  } catch {
+    throw Object.assign(new Error("network"), { code: "network" });
+  }
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(json?.error?.message || res.statusText), { code: json?.error?.code || "unknown" });
+  return json;
+}
+
+async function loadModels(checker) {
+  for (const m of modelFiles()) {
+    const res = await fetch(`${config.assetBase}models/${m.file}`);
+    if (!res.ok) throw Object.assign(new Error(`model ${m.file}`), { code: "model_load_failed" });
+    checker.loadModel(m.name, new Uint8Array(await res.arrayBuffer()));
+  }
+}
+
+function render(view) {
+  // view: { screen, hint, attempt, maxAttempts, passing, error, canRetry }
+  if (view.screen === "capture") {
+    const hint = $("hint");
+    if (hint.dataset.code !== view.hint) {
+      hint.dataset.code = view.hint;
+      hint.textContent = t(`hint.${view.hint}`);
+    }
+    $("attempt").textContent = t("attempt", { n: view.attempt, max: view.maxAttempts });
+    document.querySelector(".oval").classList.toggle("ok", !!view.passing);
+  }
+  if (view.screen === "error") showError(view.error, view.canRetry);
+  else if (document.querySelector(`.screen[data-screen="${view.screen}"]`)?.hidden) show(view.screen);
+}
+
+async function main() {
+  translateStatic();
+  show("loading");
+  await init();
+  let session;
+  try {
+    session = await api("/api/sessions", { query: location.search });
+  } catch (e) {
+    return showError(e.code);
+  }
+  $("project-name").textContent = session.project.name;
+  const logo = $("logo");
+  logo.src = session.project.logoUrl || "logo.svg";
+  logo.alt = session.project.name;
+  const checker = new Checker();
+  checker.setPolicySnapshot(JSON.stringify(session.policy));
+  if (checker.policyHash() !== session.policyHash) return showError("policy_mismatch");
+  const modelsReady = loadModels(checker).catch((e) => e);
+  const flow = new CaptureFlow();
+  show("start");
+
+  let camera = null;
+  let running = false;
+
+  async function runAttempt() {
+    render(flow.start());
+    try {
+      camera = camera && camera.isLive() ? camera : await Camera.start($("video"), null);
+    } catch (e) {
+      return render(flow.cameraFailed(e.code || "camera_failed"));
+    }
+    const loaded = await modelsReady;
+    if (loaded instanceof Error) return showError(loaded.code || "model_load_failed");
+    render(flow.cameraReady(performance.now(), camera.label(), camera.width(), camera.height()));
+    running = true;
+    let lastRgba = null;
+    const step = async () => {
+      if (!running) return;
+      if (!camera.isLive()) { running = false; return render(flow.cameraFailed("camera_ended")); }
+      if (camera.width() > 0) {
+        const rgba = camera.grabFrame();
+        const view = flow.checkFrame(checker, performance.now(), camera.width(), camera.height(), rgba);
+        if (view.bestFrame) lastRgba = { rgba, w: camera.width(), h: camera.height() };
+        render(view);
+        if (view.screen === "upload") { running = false; return upload(lastRgba || { rgba, w: camera.width(), h: camera.height() }); }
+        if (view.screen === "error") { running = false; return; }
+      }
+      if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) $("video").requestVideoFrameCallback(() => step());
+      else requestAnimationFrame(() => step());
+    };
+    step();
+  }
+
+  async function upload(best) {
+    show("upload");
+    camera.stop();
+    const capturedAt = Date.now();
+    const envelope = checker.sealCapture(best.w, best.h, best.rgba, session.publicKey, session.project.id,
+      session.sessionId, capturedAt, flow.signalsJson());
+    try {
+      const result = await uploadSealed(`${config.apiBase}/api/sessions/${session.sessionId}/upload`, envelope,
+        newIdempotencyKey(), capturedAt, (p) => {
+          $("upload-progress").value = p.attempt / p.maxAttempts;
+          $("upload-state").textContent = t(`upload_${p.state}`);
+        });
+      showResult(result);
+    } catch (e) {
+      showError(e.code || "upload_failed", false);
+    }
+  }
+
+  function showResult(result) {
+    const approved = result.status === "approved";
+    $("screen-result").dataset.status = result.status;
+    $("result-title").textContent = t(approved ? "result_approved_title" : "result_rejected_title");
+    $("result-text").textContent = t(approved ? "result_approved_text" : "result_rejected_text");
+    const go = $("continue");
+    if (result.returnUrl) { go.href = result.returnUrl; go.hidden = false; }
+    show("result");
+  }
+
+  $("start").addEventListener("click", async () => {
+    try {
+      await api(`/api/sessions/${session.sessionId}/start`);
+    } catch (e) {
+      return showError(e.code);
+    }
+    runAttempt();
+  });
+  $("retry").addEventListener("click", () => runAttempt());
+  $("cancel").addEventListener("click", () => { running = false; camera?.stop(); render(flow.cancel()); });
+  document.addEventListener("visibilitychange", () => {
+    if (!running) return;
+    render(document.hidden ? flow.hidden(performance.now()) : flow.visible(performance.now()));
+  });
+}
+
+main().catch((e) => showError(e.code || "unknown"));
