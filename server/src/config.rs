@@ -278,6 +278,64 @@ mod tests {
     }
 
     #[test]
+    fn example_config_loads_and_builds() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("liveform.example.json");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.projects.len(), 2);
+        let img = c.projects[1].submissions[0]
+            .reference_image
+            .clone()
+            .unwrap();
+        assert!(img.is_file(), "{}", img.display());
+        let dir = std::env::temp_dir().join(crate::util::random_id("liveform-cfg-").unwrap());
+        let db = crate::db::Db::open(&dir.join("t.db")).unwrap();
+        let models = std::sync::Arc::new(liveform::vision::Models::default());
+        let state =
+            crate::state::build_state(&c, db, models, crate::state::StaticDirs::default()).unwrap();
+        let bank = state.project("bank").unwrap();
+        assert!(bank.private_mode && bank.encryption_only && bank.webhook.is_some());
+        drop(state);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn bad_projects_are_refused_at_start() {
+        let dir = std::env::temp_dir().join(crate::util::random_id("liveform-cfg-").unwrap());
+        let db = crate::db::Db::open(&dir.join("t.db")).unwrap();
+        let models = std::sync::Arc::new(liveform::vision::Models::default());
+        let build = |c: &Config| {
+            crate::state::build_state(c, db.clone(), models.clone(), Default::default())
+                .err()
+                .unwrap_or_default()
+        };
+        let mut c = Config::demo();
+        c.projects[0].policy =
+            Some(serde_json::json!({"headOcclusionThreshold": 1, "faceOcclusionThreshold": 1}));
+        assert!(
+            build(&c).contains("cannot be used together"),
+            "{}",
+            build(&c)
+        );
+        let mut c = Config::demo();
+        c.projects[0].encryption_only = true;
+        assert!(build(&c).contains("encryptionOnly needs a queryKey"));
+        let mut c = Config::demo();
+        c.projects[0].webhook = Some(WebhookConfig {
+            url: "https://x.example".into(),
+            secret: "short".into(),
+        });
+        assert!(build(&c).contains("webhook.secret"));
+        let mut c = Config::demo();
+        c.projects.push(c.projects[0].clone());
+        assert!(build(&c).contains("configured twice"));
+        let mut c = Config::demo();
+        c.projects[0].id = "bad id".into();
+        assert!(!build(&c).is_empty());
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn demo_reference_exists() {
         let c = Config::demo();
         let img = c.projects[0].submissions[0]

@@ -181,13 +181,22 @@ fn project_of_blob(state: &SharedState, blob: &str) -> Option<String> {
     if !blob.starts_with(querycrypt::GCM_PREFIX) {
         return None;
     }
+    // The pid inside must name the project whose key opened it (two projects may share a key).
     state
         .projects
         .values()
         .find(|p| {
-            p.query_key
-                .as_ref()
-                .is_some_and(|k| querycrypt::decrypt_query(k, blob, false).is_ok())
+            let Some(key) = &p.query_key else {
+                return false;
+            };
+            let Ok(inner) = querycrypt::decrypt_query(key, blob, false) else {
+                return false;
+            };
+            params::split_query(&inner).is_ok_and(|pairs| {
+                pairs.iter().any(|(k, v)| {
+                    params::Field::from_key(k) == Some(params::Field::Pid) && *v == p.id
+                })
+            })
         })
         .map(|p| p.id.clone())
 }

@@ -160,7 +160,7 @@ async fn private_mode_tokens_are_enforced() {
     private.private_mode = true;
     let mut timed = project("timed");
     timed.private_mode = true;
-    timed.token_expiry = TokenExpiry::ByTime { window_ms: 300 };
+    timed.token_expiry = TokenExpiry::ByTime { window_ms: 1500 };
     let srv = spawn(config(vec![private, timed])).await;
     let key = format!("{API_KEY}-priv");
     let tkey = format!("{API_KEY}-timed");
@@ -252,7 +252,7 @@ async fn private_mode_tokens_are_enforced() {
         .create_session("pid=timed&sid=sub_ok&tokenid=tok_t")
         .await;
     assert_eq!(t3.status, 201);
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     assert_eq!(
         code("pid=timed&sid=sub_ok&tokenid=tok_t".into()).await,
         (403, "token_expired".into())

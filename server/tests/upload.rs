@@ -376,13 +376,13 @@ async fn upload_preconditions_and_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_take_no_upload() {
     let mut cfg = config(vec![project("p1")]);
-    cfg.session_ttl_ms = 300;
+    cfg.session_ttl_ms = 1500;
     let srv = spawn(cfg).await;
     let session = srv.open_started("pid=p1&sid=sub_ok").await;
     let late = srv.create_session("pid=p1&sid=sub_ok").await;
     let captured = now_ms();
     let sealed = seal(&session, "p1", captured, &payload(blank_jpeg(), true));
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let r = srv
         .upload_raw(
             session["sessionId"].as_str().unwrap(),

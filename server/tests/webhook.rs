@@ -190,7 +190,7 @@ async fn a_pending_webhook_survives_a_restart() {
     let mut srv = spawn(cfg.clone()).await;
     let auth_id = upload_one(&srv).await;
     // The first attempt fails while the receiver is down.
-    for _ in 0..100 {
+    for _ in 0..250 {
         if receiver.calls.load(Ordering::SeqCst) > 0 {
             break;
         }
@@ -248,7 +248,7 @@ async fn https_urls_go_through_tls() {
     let srv = spawn(config(vec![project_with_hook(&url)])).await;
     let auth_id = upload_one(&srv).await;
     let mut last_error = None;
-    for _ in 0..100 {
+    for _ in 0..250 {
         last_error = srv
             .db()
             .query_row(
