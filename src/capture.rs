@@ -126,7 +126,9 @@ pub enum Phase {
     Captured,
     /// The attempt ended; `code` says why (a camera error code, `capture_timeout`,
     /// `attempts_exhausted` or `cancelled`).
-    Failed { code: String },
+    Failed {
+        code: String,
+    },
 }
 
 /// What the page shows, derived from the state.
@@ -184,7 +186,11 @@ impl FrameTimingStats {
             let prev_mean = self.mean_interval_ms;
             self.mean_interval_ms += (d - prev_mean) / n;
             self.sum_sq += (d - prev_mean) * (d - self.mean_interval_ms);
-            self.jitter_ms = if n > 1.0 { (self.sum_sq / (n - 1.0)).max(0.0).sqrt() } else { 0.0 };
+            self.jitter_ms = if n > 1.0 {
+                (self.sum_sq / (n - 1.0)).max(0.0).sqrt()
+            } else {
+                0.0
+            };
             self.max_interval_ms = self.max_interval_ms.max(d);
         }
         self.last_ms = t_ms;
@@ -195,8 +201,18 @@ impl FrameTimingStats {
 /// Camera names of common virtual cameras (screen/video injectors). A signal for the
 /// backend, not a decision: a label is easy to fake.
 pub fn is_virtual_camera_label(label: &str) -> bool {
-    const NAMES: [&str; 10] =
-        ["obs", "virtual", "manycam", "snap camera", "xsplit", "droidcam", "e2esoft", "splitcam", "camtwist", "fake"];
+    const NAMES: [&str; 10] = [
+        "obs",
+        "virtual",
+        "manycam",
+        "snap camera",
+        "xsplit",
+        "droidcam",
+        "e2esoft",
+        "splitcam",
+        "camtwist",
+        "fake",
+    ];
     let l = label.to_lowercase();
     NAMES.iter().any(|n| l.contains(n))
 }
@@ -286,8 +302,13 @@ impl CaptureMachine {
     /// camera_not_found, camera_in_use, camera_constraints, camera_ended, camera_failed).
     /// Does not use up an attempt that never got a picture.
     pub fn camera_failed(&mut self, code: &str) {
-        if matches!(self.phase, Phase::RequestingCamera | Phase::Guiding | Phase::Paused) {
-            self.phase = Phase::Failed { code: code.to_string() };
+        if matches!(
+            self.phase,
+            Phase::RequestingCamera | Phase::Guiding | Phase::Paused
+        ) {
+            self.phase = Phase::Failed {
+                code: code.to_string(),
+            };
         }
     }
 
@@ -301,7 +322,12 @@ impl CaptureMachine {
         self.timing.add(now_ms);
         if now_ms - self.attempt_started_ms > self.config.face_fit_timeout_ms as f64 {
             self.phase = Phase::Failed {
-                code: if self.attempts_left() { "capture_timeout" } else { "attempts_exhausted" }.into(),
+                code: if self.attempts_left() {
+                    "capture_timeout"
+                } else {
+                    "attempts_exhausted"
+                }
+                .into(),
             };
             return;
         }
@@ -324,7 +350,10 @@ impl CaptureMachine {
         } else {
             self.streak = 0;
             self.best_score = None; // the upload's frame must come from the passing streak
-            let hint = verdict.reasons.first().map_or(Hint::NoFace, |r| Hint::for_reason(*r));
+            let hint = verdict
+                .reasons
+                .first()
+                .map_or(Hint::NoFace, |r| Hint::for_reason(*r));
             self.propose(hint, now_ms);
         }
     }
@@ -366,8 +395,15 @@ impl CaptureMachine {
     /// The user cancelled: the attempt ends (it counts, so cancelling cannot be used to get
     /// unlimited tries).
     pub fn cancel(&mut self) {
-        if matches!(self.phase, Phase::Guiding | Phase::Paused | Phase::RequestingCamera) {
-            let code = if self.attempts_left() { "cancelled" } else { "attempts_exhausted" };
+        if matches!(
+            self.phase,
+            Phase::Guiding | Phase::Paused | Phase::RequestingCamera
+        ) {
+            let code = if self.attempts_left() {
+                "cancelled"
+            } else {
+                "attempts_exhausted"
+            };
             self.phase = Phase::Failed { code: code.into() };
         }
     }
@@ -385,7 +421,11 @@ impl CaptureMachine {
         };
         View {
             screen,
-            hint: if self.phase == Phase::Paused { Hint::Paused.code() } else { self.hint.code() },
+            hint: if self.phase == Phase::Paused {
+                Hint::Paused.code()
+            } else {
+                self.hint.code()
+            },
             attempt: self.attempt.max(1),
             max_attempts: self.config.max_attempts,
             passing: self.streak > 0,
@@ -411,7 +451,12 @@ mod tests {
     use crate::policy::{Policy, Scores};
 
     fn verdict(reasons: &[Reason]) -> Verdict {
-        Verdict { passed: reasons.is_empty(), reasons: reasons.to_vec(), scores: Scores::default(), policy: Policy::default() }
+        Verdict {
+            passed: reasons.is_empty(),
+            reasons: reasons.to_vec(),
+            scores: Scores::default(),
+            policy: Policy::default(),
+        }
     }
 
     fn guiding() -> CaptureMachine {
@@ -457,7 +502,11 @@ mod tests {
         assert_eq!(m.view().hint, "no_face", "not yet stable");
         m.frame(350.0, &verdict(&[Reason::FaceTooSmall]), 0.0);
         m.frame(700.0, &verdict(&[Reason::TooDark]), 0.0);
-        assert_eq!(m.view().hint, "no_face", "an interruption restarts the clock");
+        assert_eq!(
+            m.view().hint,
+            "no_face",
+            "an interruption restarts the clock"
+        );
         m.frame(1100.0, &verdict(&[Reason::TooDark]), 0.0);
         assert_eq!(m.view().hint, "too_dark");
     }
@@ -516,17 +565,29 @@ mod tests {
             }
         }
         m.start();
-        assert_eq!(m.view().error.as_deref(), Some("attempts_exhausted"), "no fourth attempt");
+        assert_eq!(
+            m.view().error.as_deref(),
+            Some("attempts_exhausted"),
+            "no fourth attempt"
+        );
     }
 
     #[test]
     fn camera_failures_are_distinct_and_do_not_use_an_attempt() {
-        for code in ["camera_permission_denied", "camera_not_found", "camera_in_use", "camera_constraints"] {
+        for code in [
+            "camera_permission_denied",
+            "camera_not_found",
+            "camera_in_use",
+            "camera_constraints",
+        ] {
             let mut m = CaptureMachine::new(CaptureConfig::default());
             m.start();
             m.camera_failed(code);
             let v = m.view();
-            assert_eq!((v.screen, v.error.as_deref(), v.can_retry), ("error", Some(code), true));
+            assert_eq!(
+                (v.screen, v.error.as_deref(), v.can_retry),
+                ("error", Some(code), true)
+            );
             assert_eq!(m.attempt(), 0);
             m.start();
             m.camera_ready(0.0);
@@ -546,7 +607,11 @@ mod tests {
         assert!(!m.view().passing);
         m.visible(60_000.0);
         m.frame(61_000.0, &verdict(&[Reason::NoFace]), 0.0);
-        assert_eq!(m.phase(), &Phase::Guiding, "59 s hidden do not count toward the timeout");
+        assert_eq!(
+            m.phase(),
+            &Phase::Guiding,
+            "59 s hidden do not count toward the timeout"
+        );
     }
 
     #[test]
@@ -583,7 +648,10 @@ mod tests {
         for i in 0..30 {
             regular.add(i as f64 * 33.0);
         }
-        assert!(regular.jitter_ms < 1e-6, "perfectly regular timing has no jitter");
+        assert!(
+            regular.jitter_ms < 1e-6,
+            "perfectly regular timing has no jitter"
+        );
     }
 
     #[test]

@@ -403,7 +403,7 @@ pub fn judge(policy: &Policy, a: &Analysis, liveness: Option<f32>) -> Verdict {
             }
             scores.liveness = liveness.or(f.passive_liveness);
             if let Some(l) = liveness {
-                if !(l >= policy.liveness_threshold) {
+                if l.is_nan() || l < policy.liveness_threshold {
                     reasons.push(Reason::LivenessLow);
                 }
             }

@@ -28,12 +28,20 @@ pub fn encode_frame(frame: &Frame) -> Result<Vec<u8>> {
     out.extend_from_slice(b"FRAME\n");
     let px = |x: usize, y: usize| {
         let i = (y * w + x) * 4;
-        (frame.rgba[i] as f32, frame.rgba[i + 1] as f32, frame.rgba[i + 2] as f32)
+        (
+            frame.rgba[i] as f32,
+            frame.rgba[i + 1] as f32,
+            frame.rgba[i + 2] as f32,
+        )
     };
     for y in 0..h {
         for x in 0..w {
             let (r, g, b) = px(x, y);
-            out.push((0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8);
+            out.push(
+                (0.299 * r + 0.587 * g + 0.114 * b)
+                    .round()
+                    .clamp(0.0, 255.0) as u8,
+            );
         }
     }
     let mut u = Vec::with_capacity(w * h / 4);
@@ -47,8 +55,16 @@ pub fn encode_frame(frame: &Frame) -> Result<Vec<u8>> {
                 g += p.1 / 4.0;
                 b += p.2 / 4.0;
             }
-            u.push((128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b).round().clamp(0.0, 255.0) as u8);
-            v.push((128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b).round().clamp(0.0, 255.0) as u8);
+            u.push(
+                (128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b)
+                    .round()
+                    .clamp(0.0, 255.0) as u8,
+            );
+            v.push(
+                (128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b)
+                    .round()
+                    .clamp(0.0, 255.0) as u8,
+            );
         }
     }
     out.extend_from_slice(&u);
@@ -65,7 +81,10 @@ pub struct Video {
 
 /// Reads a 4:2:0 `.y4m` stream (at most `max_frames` frames).
 pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
-    let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| bad("y4m: no header line"))?;
+    let nl = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| bad("y4m: no header line"))?;
     let head = std::str::from_utf8(&bytes[..nl]).map_err(|_| bad("y4m: header not text"))?;
     let mut tokens = head.split(' ');
     if tokens.next() != Some("YUV4MPEG2") {
@@ -78,13 +97,22 @@ pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
             "W" => w = val.parse().map_err(|_| bad("y4m: bad width"))?,
             "H" => h = val.parse().map_err(|_| bad("y4m: bad height"))?,
             "F" => {
-                let (n, d) = val.split_once(':').ok_or_else(|| bad("y4m: bad frame rate"))?;
-                let (n, d): (f32, f32) = (n.parse().map_err(|_| bad("y4m: bad frame rate"))?, d.parse().map_err(|_| bad("y4m: bad frame rate"))?);
+                let (n, d) = val
+                    .split_once(':')
+                    .ok_or_else(|| bad("y4m: bad frame rate"))?;
+                let (n, d): (f32, f32) = (
+                    n.parse().map_err(|_| bad("y4m: bad frame rate"))?,
+                    d.parse().map_err(|_| bad("y4m: bad frame rate"))?,
+                );
                 if n > 0.0 && d > 0.0 {
                     fps = n / d;
                 }
             }
-            "C" if !val.starts_with("420") => return Err(bad(format!("y4m: colour space C{val} not supported (4:2:0 only)"))),
+            "C" if !val.starts_with("420") => {
+                return Err(bad(format!(
+                    "y4m: colour space C{val} not supported (4:2:0 only)"
+                )))
+            }
             _ => {}
         }
     }
@@ -97,11 +125,16 @@ pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
     let mut rest = &bytes[nl + 1..];
     let mut frames = Vec::new();
     while !rest.is_empty() && frames.len() < max_frames {
-        let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| bad("y4m: truncated frame header"))?;
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| bad("y4m: truncated frame header"))?;
         if !rest.starts_with(b"FRAME") {
             return Err(bad("y4m: expected FRAME"));
         }
-        let data = rest.get(nl + 1..nl + 1 + frame_len).ok_or_else(|| bad("y4m: truncated frame"))?;
+        let data = rest
+            .get(nl + 1..nl + 1 + frame_len)
+            .ok_or_else(|| bad("y4m: truncated frame"))?;
         rest = &rest[nl + 1 + frame_len..];
         let (y, uv) = data.split_at(plane);
         let (u, v) = uv.split_at(plane / 4);
@@ -109,7 +142,11 @@ pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
         for yy in 0..hu {
             for xx in 0..wu {
                 let c = (yy / 2) * (wu / 2) + xx / 2;
-                let (l, cb, cr) = (y[yy * wu + xx] as f32, u[c] as f32 - 128.0, v[c] as f32 - 128.0);
+                let (l, cb, cr) = (
+                    y[yy * wu + xx] as f32,
+                    u[c] as f32 - 128.0,
+                    v[c] as f32 - 128.0,
+                );
                 let r = l + 1.402 * cr;
                 let g = l - 0.344136 * cb - 0.714136 * cr;
                 let b = l + 1.772 * cb;
@@ -117,7 +154,11 @@ pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
                 rgba.push(255);
             }
         }
-        frames.push(Frame { width: w, height: h, rgba });
+        frames.push(Frame {
+            width: w,
+            height: h,
+            rgba,
+        });
     }
     Ok(Video { fps, frames })
 }
@@ -133,17 +174,32 @@ mod tests {
         for y in 0..4u32 {
             for x in 0..4u32 {
                 let b = (y / 2) * 2 + x / 2;
-                rgba.extend_from_slice(&[(40 + b * 50) as u8, (200 - b * 40) as u8, (90 + x * 3) as u8, 255]);
+                rgba.extend_from_slice(&[
+                    (40 + b * 50) as u8,
+                    (200 - b * 40) as u8,
+                    (90 + x * 3) as u8,
+                    255,
+                ]);
             }
         }
-        let f = Frame { width: 4, height: 4, rgba };
+        let f = Frame {
+            width: 4,
+            height: 4,
+            rgba,
+        };
         let mut bytes = header(4, 4, 25);
         bytes.extend(encode_frame(&f).unwrap());
         bytes.extend(encode_frame(&f).unwrap());
         let v = decode(&bytes, 10).unwrap();
         assert_eq!(v.frames.len(), 2);
         assert_eq!(v.fps, 25.0);
-        let err = v.frames[0].rgba.iter().zip(&f.rgba).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap();
+        let err = v.frames[0]
+            .rgba
+            .iter()
+            .zip(&f.rgba)
+            .map(|(a, b)| (*a as i32 - *b as i32).abs())
+            .max()
+            .unwrap();
         assert!(err <= 4, "max error {err}");
     }
 
@@ -154,6 +210,11 @@ mod tests {
         assert!(decode(b"YUV4MPEG2 W2 H2 C444\n", 1).is_err());
         assert!(decode(b"YUV4MPEG2 W2 H2\nFRAME\n\x00", 1).is_err());
         assert!(decode(b"NOPE W2 H2\n", 1).is_err());
-        assert!(encode_frame(&Frame { width: 3, height: 2, rgba: vec![0; 24] }).is_err());
+        assert!(encode_frame(&Frame {
+            width: 3,
+            height: 2,
+            rgba: vec![0; 24]
+        })
+        .is_err());
     }
 }

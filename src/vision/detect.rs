@@ -111,7 +111,7 @@ pub fn decode(
     let scale = spec.input as f32;
     for (i, (ax, ay)) in anchors.into_iter().enumerate() {
         let score = sigmoid(logits[i]);
-        if !(score >= min_score) {
+        if score.is_nan() || score < min_score {
             continue;
         }
         let r = &regressors[i * nr..(i + 1) * nr];

@@ -23,7 +23,12 @@ impl CaptureFlow {
     /// A flow with the default rules (3 attempts, 20 s face-fit timeout).
     #[wasm_bindgen(constructor)]
     pub fn new() -> CaptureFlow {
-        CaptureFlow { machine: CaptureMachine::new(CaptureConfig::default()), label: None, size: (0, 0), analyzed: 0 }
+        CaptureFlow {
+            machine: CaptureMachine::new(CaptureConfig::default()),
+            label: None,
+            size: (0, 0),
+            analyzed: 0,
+        }
     }
 
     /// Start or Try again pressed.
@@ -34,7 +39,13 @@ impl CaptureFlow {
 
     /// The camera stream is live.
     #[wasm_bindgen(js_name = cameraReady)]
-    pub fn camera_ready(&mut self, now_ms: f64, label: String, width: u32, height: u32) -> Result<JsValue, JsValue> {
+    pub fn camera_ready(
+        &mut self,
+        now_ms: f64,
+        label: String,
+        width: u32,
+        height: u32,
+    ) -> Result<JsValue, JsValue> {
         self.label = Some(label);
         self.size = (width, height);
         self.machine.camera_ready(now_ms);
@@ -61,12 +72,12 @@ impl CaptureFlow {
     ) -> Result<JsValue, JsValue> {
         let frame = FrameView::new(width, height, rgba).map_err(js_error)?;
         // Live guidance skips the heavier per-face classifiers only when they are not loaded.
-        let analysis = vision::analyze(&checker.models, &frame, &AnalyzeOptions::default()).map_err(js_error)?;
+        let analysis = vision::analyze(&checker.models, &frame, &AnalyzeOptions::default())
+            .map_err(js_error)?;
         let verdict = policy::judge(&checker.policy, &analysis, None);
-        let score = analysis
-            .face
-            .as_ref()
-            .map_or(f32::MIN, |f| frame_score(f.quality.sharpness, f.quality.centre_offset));
+        let score = analysis.face.as_ref().map_or(f32::MIN, |f| {
+            frame_score(f.quality.sharpness, f.quality.centre_offset)
+        });
         self.analyzed += 1;
         self.machine.frame(now_ms, &verdict, score);
         self.view()

@@ -62,19 +62,12 @@ pub fn model_files() -> Result<JsValue, JsValue> {
 
 /// The on-device checker: loaded models plus the project policy.
 #[wasm_bindgen]
+#[derive(Default)]
 pub struct Checker {
     pub(crate) models: Models,
     pub(crate) policy: Policy,
 }
 
-impl Default for Checker {
-    fn default() -> Self {
-        Checker {
-            models: Models::default(),
-            policy: Policy::default(),
-        }
-    }
-}
 
 #[wasm_bindgen]
 impl Checker {
@@ -142,22 +135,35 @@ impl Checker {
         use crate::envelope::{seal_with_os_rng, PublicKey, SealContext};
         use crate::upload::{CaptureSignals, ClaimedVerdict, EncodedFrame, UploadPayload};
         let bad = |m: String| js_error(Error::new(ErrorCode::BadInput, m));
-        let frame = crate::frame::Frame::from_rgba(width, height, rgba.to_vec()).map_err(js_error)?;
-        let analysis = vision::analyze(&self.models, &frame.view().map_err(js_error)?, &AnalyzeOptions::default())
-            .map_err(js_error)?;
+        let frame =
+            crate::frame::Frame::from_rgba(width, height, rgba.to_vec()).map_err(js_error)?;
+        let analysis = vision::analyze(
+            &self.models,
+            &frame.view().map_err(js_error)?,
+            &AnalyzeOptions::default(),
+        )
+        .map_err(js_error)?;
         let verdict = policy::judge(&self.policy, &analysis, None);
         let jpeg = frame.to_jpeg(90).map_err(js_error)?;
-        let mut payload = UploadPayload::new(EncodedFrame::new(jpeg, 0), ClaimedVerdict::from(&verdict));
+        let mut payload =
+            UploadPayload::new(EncodedFrame::new(jpeg, 0), ClaimedVerdict::from(&verdict));
         if !signals_json.is_empty() {
             payload.signals = serde_json::from_str::<CaptureSignals>(signals_json)
                 .map_err(|e| bad(format!("capture signals JSON: {e}")))?;
         }
         let plaintext = payload.to_vec().map_err(|e| js_error(e.into()))?;
-        let key: PublicKey = public_key.parse().map_err(|e: crate::envelope::EnvelopeError| js_error(e.into()))?;
+        let key: PublicKey = public_key
+            .parse()
+            .map_err(|e: crate::envelope::EnvelopeError| js_error(e.into()))?;
         if !(captured_at_ms.is_finite() && captured_at_ms >= 0.0) {
             return Err(bad("capturedAtMs must be a non-negative time in ms".into()));
         }
-        let ctx = SealContext::new(project_id, session_id, captured_at_ms as u64, self.policy.hash());
+        let ctx = SealContext::new(
+            project_id,
+            session_id,
+            captured_at_ms as u64,
+            self.policy.hash(),
+        );
         seal_with_os_rng(&key, &ctx, &plaintext).map_err(|e| js_error(e.into()))
     }
 

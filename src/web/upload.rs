@@ -13,7 +13,11 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
 /// Upload attempts in all, and the backoff between them (at most 1, 2, 4, 8 s …, capped).
-const POLICY: RetryPolicy = RetryPolicy { max_attempts: 8, base_delay_ms: 1_000, max_delay_ms: 15_000 };
+const POLICY: RetryPolicy = RetryPolicy {
+    max_attempts: 8,
+    base_delay_ms: 1_000,
+    max_delay_ms: 15_000,
+};
 /// One attempt is abandoned after this long.
 const ATTEMPT_TIMEOUT_MS: i32 = 30_000;
 
@@ -34,14 +38,18 @@ async fn sleep(ms: i32) {
 
 /// Resolves when the browser says it is online again.
 async fn wait_online() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     if window.navigator().on_line() {
         return;
     }
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let opts = web_sys::AddEventListenerOptions::new();
         opts.set_once(true);
-        let _ = window.add_event_listener_with_callback_and_add_event_listener_options("online", &resolve, &opts);
+        let _ = window.add_event_listener_with_callback_and_add_event_listener_options(
+            "online", &resolve, &opts,
+        );
     });
     let _ = JsFuture::from(promise).await;
 }
@@ -58,7 +66,12 @@ fn report(progress: &Option<js_sys::Function>, attempt: u32, state: &str) {
 
 /// One attempt: `Ok(Some(json))` on 2xx, `Ok(None)` when worth retrying (network error,
 /// timeout, 5xx, 408, 429), `Err` on any other answer.
-async fn attempt(url: &str, body: &[u8], key: &str, captured_at_ms: f64) -> Result<Option<JsValue>, JsValue> {
+async fn attempt(
+    url: &str,
+    body: &[u8],
+    key: &str,
+    captured_at_ms: f64,
+) -> Result<Option<JsValue>, JsValue> {
     let init = RequestInit::new();
     init.set_method("POST");
     let array = js_sys::Uint8Array::from(body);
@@ -66,19 +79,28 @@ async fn attempt(url: &str, body: &[u8], key: &str, captured_at_ms: f64) -> Resu
     let headers = web_sys::Headers::new()?;
     headers.set("Content-Type", "application/octet-stream")?;
     headers.set("Idempotency-Key", key)?;
-    headers.set("X-Liveform-Captured-At", &format!("{}", captured_at_ms as u64))?;
+    headers.set(
+        "X-Liveform-Captured-At",
+        &format!("{}", captured_at_ms as u64),
+    )?;
     init.set_headers(&headers);
     let controller = web_sys::AbortController::new()?;
     init.set_signal(Some(&controller.signal()));
     let request = Request::new_with_str_and_init(url, &init)?;
-    let window = web_sys::window().ok_or_else(|| upload_error("upload_failed", "no window".into()))?;
+    let window =
+        web_sys::window().ok_or_else(|| upload_error("upload_failed", "no window".into()))?;
     let abort = Closure::once_into_js(move || controller.abort());
     let timer = window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), ATTEMPT_TIMEOUT_MS)
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            abort.unchecked_ref(),
+            ATTEMPT_TIMEOUT_MS,
+        )
         .unwrap_or(0);
     let result = JsFuture::from(window.fetch_with_request(&request)).await;
     window.clear_timeout_with_handle(timer);
-    let Ok(response) = result else { return Ok(None) }; // network error or timeout
+    let Ok(response) = result else {
+        return Ok(None);
+    }; // network error or timeout
     let response: Response = response.unchecked_into();
     let status = response.status();
     let json = match response.json() {
@@ -91,8 +113,12 @@ async fn attempt(url: &str, body: &[u8], key: &str, captured_at_ms: f64) -> Resu
         _ => {
             // The server's error body: { error: { code, message } }.
             let e = js_sys::Reflect::get(&json, &"error".into()).unwrap_or(JsValue::NULL);
-            let code = js_sys::Reflect::get(&e, &"code".into()).ok().and_then(|c| c.as_string());
-            let msg = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|c| c.as_string());
+            let code = js_sys::Reflect::get(&e, &"code".into())
+                .ok()
+                .and_then(|c| c.as_string());
+            let msg = js_sys::Reflect::get(&e, &"message".into())
+                .ok()
+                .and_then(|c| c.as_string());
             Err(upload_error(
                 code.as_deref().unwrap_or("upload_rejected"),
                 msg.unwrap_or_else(|| format!("the server refused the upload (HTTP {status})")),
@@ -114,7 +140,11 @@ pub async fn upload_sealed(
     progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsValue> {
     let mut n = 1;
-    while let Some(delay) = retry_delay_ms(&POLICY, n, (js_sys::Math::random() * u32::MAX as f64) as u64) {
+    while let Some(delay) = retry_delay_ms(
+        &POLICY,
+        n,
+        (js_sys::Math::random() * u32::MAX as f64) as u64,
+    ) {
         if delay > 0 {
             report(&progress, n, "retrying");
             sleep(delay as i32).await;
@@ -129,13 +159,20 @@ pub async fn upload_sealed(
         }
         n += 1;
     }
-    Err(upload_error("upload_failed", format!("the upload failed {} times; check the connection", POLICY.max_attempts)))
+    Err(upload_error(
+        "upload_failed",
+        format!(
+            "the upload failed {} times; check the connection",
+            POLICY.max_attempts
+        ),
+    ))
 }
 
 /// A fresh idempotency key: 128 random bits, hex.
 #[wasm_bindgen(js_name = newIdempotencyKey)]
 pub fn new_idempotency_key() -> Result<String, JsValue> {
     let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| js_error(Error::new(ErrorCode::BadState, format!("randomness: {e}"))))?;
+    getrandom::fill(&mut b)
+        .map_err(|e| js_error(Error::new(ErrorCode::BadState, format!("randomness: {e}"))))?;
     Ok(hex::encode(b))
 }

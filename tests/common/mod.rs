@@ -135,8 +135,8 @@ pub fn mean_rgb(src: &Frame, b: &BBox) -> [u8; 3] {
     for y in y0..y1 {
         for x in x0..x1 {
             let i = ((y * src.width + x) * 4) as usize;
-            for k in 0..3 {
-                sum[k] += src.rgba[i + k] as u64;
+            for (k, total) in sum.iter_mut().enumerate() {
+                *total += src.rgba[i + k] as u64;
             }
             n += 1;
         }
