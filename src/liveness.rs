@@ -129,12 +129,18 @@ impl Default for LivenessConfig {
 impl LivenessConfig {
     /// The configuration for a policy: its liveness threshold, and whether its liveness mode
     /// is active (then a passed challenge and conclusive 3-D evidence are required).
+    ///
+    /// Passive mode is, by the product's definition, judged on the captured frames alone, so
+    /// the missing 3-D evidence does not cap its score; `no_3d_evidence` is still reported,
+    /// and projects that need resistance to replayed photos choose Active mode.
     pub fn for_policy(threshold: f32, active: bool) -> Self {
+        let default = LivenessConfig::default();
         LivenessConfig {
             threshold,
             require_challenge: active,
             require_3d: active,
-            ..LivenessConfig::default()
+            cap_without_3d: if active { default.cap_without_3d } else { 100.0 },
+            ..default
         }
     }
 }

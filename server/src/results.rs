@@ -127,6 +127,8 @@ pub struct AuthResult {
     pub scores: ScoreReport,
     /// Cosine similarity behind the face-match points.
     pub cosine: Option<f32>,
+    /// The server's liveness decision: score, reasons, and each signal's sub-score.
+    pub liveness: Option<liveform::liveness::LivenessResult>,
     /// Faces found in the selfie.
     pub face_count: usize,
     /// The policy snapshot it was judged under.

@@ -39,7 +39,8 @@ pub struct SessionCreated {
     pub policy_hash: String,
     /// The project's HPKE public key (base64url `LFpk…`).
     pub public_key: String,
-    /// 16 hex digits of randomness for the active-liveness challenge.
+    /// Hex of 32 random bytes: the seed of the active-liveness challenge (kept with the
+    /// session, so the server can re-derive the challenge it issued).
     pub challenge_seed: String,
     /// Whether the project is in private mode (Start spends the token).
     pub private_mode: bool,
@@ -239,7 +240,8 @@ pub async fn create(
     };
     let now = now_ms();
     let session_id = random_id("ses_").map_err(ApiError::internal)?;
-    let seed = random_bytes::<8>().map_err(ApiError::internal)?;
+    // 32 bytes, as `liveness::challenge` asks (at least 16).
+    let seed = random_bytes::<32>().map_err(ApiError::internal)?;
     let expires_at_ms = now.saturating_add(state.settings.session_ttl_ms);
     let policy = project.policy;
     let policy_json = serde_json::to_string(&policy).map_err(ApiError::internal)?;

@@ -429,6 +429,7 @@ async fn process(
         reasons: decision.reasons.clone(),
         scores,
         cosine: decision.cosine,
+        liveness: decision.liveness.clone(),
         face_count: decision.face_count,
         policy: session.policy,
         timeline: Timeline {

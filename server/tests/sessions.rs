@@ -31,7 +31,7 @@ async fn create_session_happy_path() {
     assert_eq!(b["policy"]["face_match_threshold"], 98.0);
     assert_eq!(b["policy"]["liveness_threshold"], 70.0);
     assert!(b["publicKey"].as_str().unwrap().len() > 40);
-    assert_eq!(b["challengeSeed"].as_str().unwrap().len(), 16);
+    assert_eq!(b["challengeSeed"].as_str().unwrap().len(), 64);
     assert_eq!(b["privateMode"], false);
     assert_eq!(b["lang"], "ko");
     // The session is in the real database file with the parameters it was opened with.

@@ -15,7 +15,7 @@ async fn approved_upload(srv: &TestServer) -> (Value, Resp, Vec<u8>, u64) {
         &session,
         "p1",
         captured,
-        &payload(photo_jpeg("astronaut.png"), true),
+        &payload(photo_jpeg(REFERENCE_PHOTO), true),
     );
     let sid = session["sessionId"].as_str().unwrap();
     let r = srv.upload_raw(sid, "key-1", captured, sealed.clone()).await;
@@ -59,6 +59,17 @@ async fn real_photo_is_approved_with_scores_and_stored() {
     let lv = &b["scores"]["liveness"];
     assert!(lv["score"].as_f64().unwrap() >= 70.0, "{lv}");
     assert_eq!(lv["threshold"], 70.0);
+    assert_eq!(lv["passed"], true);
+    // The server's own liveness, measured on the uploaded pixels, with every signal's part.
+    let live = &b["liveness"];
+    assert_eq!(live["passed"], true, "{live}");
+    assert!(live["scores"]["passive"].as_f64().unwrap() > 50.0, "{live}");
+    assert!(live["signals"]["moire"].is_number() && live["signals"]["gamut"].is_number());
+    assert!(live["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == "no_3d_evidence"));
     assert_eq!(b["scores"]["occlusion"]["result"], "pass");
     assert!(b["cosine"].as_f64().unwrap() > 0.9);
     assert_eq!(b["faceCount"], 1);
@@ -155,7 +166,7 @@ async fn first_upload_of_two_keys_racing_wins_alone() {
         &session,
         "p1",
         captured,
-        &payload(photo_jpeg("astronaut.png"), true),
+        &payload(photo_jpeg(REFERENCE_PHOTO), true),
     );
     let mut tasks = Vec::new();
     for i in 0..3 {
@@ -226,7 +237,7 @@ async fn another_persons_face_is_rejected_as_a_mismatch() {
         &session,
         "p1",
         captured,
-        &payload(photo_jpeg("grace_hopper.jpg"), true),
+        &payload(photo_jpeg(OTHER_PHOTO), true),
     );
     let r = srv
         .upload_raw(
@@ -260,7 +271,7 @@ async fn tampered_or_misbound_envelopes_are_refused() {
         &session,
         "p1",
         captured,
-        &payload(photo_jpeg("astronaut.png"), true),
+        &payload(photo_jpeg(REFERENCE_PHOTO), true),
     );
 
     // One flipped bit in the ciphertext.
@@ -395,6 +406,52 @@ async fn expired_sessions_take_no_upload() {
     let r = srv.start(late.body["sessionId"].as_str().unwrap()).await;
     assert_eq!((r.status, r.code()), (410, "session_expired"));
     assert_eq!(srv.count("SELECT COUNT(*) FROM uploads"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_liveness_rejects_an_upload_without_a_challenge() {
+    // Active mode needs a passed challenge and 3-D evidence; one still has neither, whatever
+    // the device claims: rejected with liveness_low, though the face matches.
+    let mut p = project("p1");
+    p.policy = Some(serde_json::json!({ "livenessMode": "active" }));
+    let srv = spawn(config(vec![p])).await;
+    let session = srv.open_started("pid=p1&sid=sub_ok").await;
+    let captured = now_ms();
+    let sealed = seal(
+        &session,
+        "p1",
+        captured,
+        &payload(photo_jpeg(REFERENCE_PHOTO), true),
+    );
+    let r = srv
+        .upload_raw(
+            session["sessionId"].as_str().unwrap(),
+            "k",
+            captured,
+            sealed,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "rejected");
+    let res = srv
+        .get(
+            &format!("/api/results/{}", r.body["authId"].as_str().unwrap()),
+            Some(&format!("{API_KEY}-p1")),
+        )
+        .await;
+    assert_eq!(res.body["reasons"], serde_json::json!(["liveness_low"]));
+    let live = &res.body["liveness"];
+    assert!(
+        live["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "challenge_missing"),
+        "{live}"
+    );
+    assert_eq!(res.body["scores"]["liveness"]["passed"], false);
+    assert_eq!(res.body["scores"]["faceMatch"]["passed"], true);
+    assert_eq!(res.body["claimAgrees"], false);
 }
 
 /// Posts `body` with `Transfer-Encoding: chunked` (no Content-Length) over a raw socket;

@@ -85,7 +85,7 @@ async fn upload_one(srv: &TestServer) -> String {
         &session,
         "p1",
         captured,
-        &payload(photo_jpeg("astronaut.png"), true),
+        &payload(photo_jpeg(REFERENCE_PHOTO), true),
     );
     let r = srv
         .upload_raw(

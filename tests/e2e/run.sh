@@ -12,7 +12,7 @@ SERVER_PID=
 cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-bash scripts/build-pkg.sh dev >/dev/null
+[ "${LIVEFORM_E2E_SKIP_BUILD:-}" = 1 ] || bash scripts/build-pkg.sh dev >/dev/null
 cargo build -q -p liveform-server
 BIN=target/debug/liveform
 # The face video: the registered person (astronaut) looking at the camera; the no-face one: a
@@ -21,7 +21,14 @@ BIN=target/debug/liveform
 "$BIN" make-video tests/data/astronaut.png --crop 300,300,212,212 --out "$WORK/noface.y4m" --size 640x480 --seconds 2
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" serve --addr "127.0.0.1:$PORT" --data "$WORK/data" --www www --pkg pkg --models models \
+# The demo project, with a return URL on this server so the redirect can be followed.
+cat > "$WORK/config.json" <<JSON
+{"projects": [{"id": "demo", "name": "liveform demo", "status": "service",
+  "returnUrl": "http://127.0.0.1:$PORT/done?from=liveform", "apiKey": "demo-api-key",
+  "submissions": [{"sid": "sub_demo", "status": "approved", "referenceImage": "$ROOT/tests/data/astronaut.png"}]}]}
+JSON
+"$BIN" serve --addr "127.0.0.1:$PORT" --data "$WORK/data" --config "$WORK/config.json" \
+  --www www --pkg pkg --models models \
   > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do

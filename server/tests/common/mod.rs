@@ -54,8 +54,14 @@ impl Drop for TempDir {
 pub const API_KEY: &str = "test-api-key-p1";
 pub const QUERY_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
-/// A plain project `id` with submissions `sub_ok` (approved, astronaut), `sub_pending`,
-/// `sub_rejected`.
+/// The photo registered as `sub_ok`'s face, and so the one a matching selfie shows.
+pub const REFERENCE_PHOTO: &str = "grace_hopper.jpg";
+/// Another person.
+pub const OTHER_PHOTO: &str = "astronaut.png";
+
+/// A plain project `id` with submissions `sub_ok` (approved, [`REFERENCE_PHOTO`]),
+/// `sub_pending`, `sub_rejected`.
+/// The policy is the default (passive liveness, 70 points; face match 98).
 pub fn project(id: &str) -> ProjectConfig {
     ProjectConfig {
         id: id.into(),
@@ -77,7 +83,7 @@ pub fn project(id: &str) -> ProjectConfig {
             SubmissionConfig {
                 sid: "sub_ok".into(),
                 status: SubmissionStatus::Approved,
-                reference_image: Some(repo().join("tests/data/astronaut.png")),
+                reference_image: Some(repo().join("tests/data").join(REFERENCE_PHOTO)),
             },
             SubmissionConfig {
                 sid: "sub_pending".into(),
