@@ -158,6 +158,9 @@ fi
 [ "$(chromium --version | grep -o '[0-9]*' | head -1)" = "$(/usr/bin/chromedriver --version | grep -o '[0-9]*' | head -1)" ] \
   || die "chromium and chromedriver major versions differ: reinstall both (apt-get install chromium chromium-driver)"
 
+# Korean glyphs for the localised screens in the end-to-end screenshots.
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk
+
 # ---------------------------------------------------------------- 4. node tools
 command -v npm >/dev/null || apt_install nodejs npm
 if [ "$("$CACHE/npm/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -o '[0-9]*' | head -1)" != "${BINARYEN_VERSION%%.*}" ]; then

@@ -139,7 +139,11 @@ impl LivenessConfig {
             threshold,
             require_challenge: active,
             require_3d: active,
-            cap_without_3d: if active { default.cap_without_3d } else { 100.0 },
+            cap_without_3d: if active {
+                default.cap_without_3d
+            } else {
+                100.0
+            },
             ..default
         }
     }

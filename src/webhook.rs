@@ -684,7 +684,8 @@ mod tests {
         // Independent check: walk the calendar forward one day at a time.
         let mut y = 1970u64;
         let (mut m, mut d) = (1u64, 1u64);
-        let leap = |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+        let leap =
+            |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
         for day in 0..(200 * 366) {
             assert_eq!(civil_from_days(day), (y, m, d), "day {day}");
             let mdays = match m {

@@ -78,7 +78,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let out = out.ok_or(
         "usage: liveform make-video IMAGE… --out FILE.y4m [--size WxH] [--fps N] [--seconds S]",
     )?;
-    if images.is_empty() || size.0 % 2 != 0 || size.1 % 2 != 0 || fps == 0 || seconds.is_nan() || seconds <= 0.0 {
+    if images.is_empty()
+        || size.0 % 2 != 0
+        || size.1 % 2 != 0
+        || fps == 0
+        || seconds.is_nan()
+        || seconds <= 0.0
+    {
         return Err("need at least one image, an even size, fps > 0 and seconds > 0".into());
     }
     let mut file =

@@ -68,7 +68,6 @@ pub struct Checker {
     pub(crate) policy: Policy,
 }
 
-
 #[wasm_bindgen]
 impl Checker {
     /// A checker with no models and the default policy.

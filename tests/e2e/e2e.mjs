@@ -60,7 +60,8 @@ test("face video: start → guidance → sealed upload → server decision → r
     assert.deepEqual(await axeSerious(page), [], "start screen accessibility");
     await page.click("#start");
     await waitScreen(page, "capture");
-    await page.waitForFunction(() => document.querySelector("#hint").dataset.code, null, { timeout: 30000 });
+    // A guidance hint from analysed frames (not the "starting camera" placeholder).
+    await page.waitForFunction(() => !["", "starting_camera", undefined].includes(document.querySelector("#hint").dataset.code), null, { timeout: 30000 });
     await page.screenshot({ path: `${ARTIFACTS}/2-capture.png` });
     await waitScreen(page, "result", 120000);
     await page.screenshot({ path: `${ARTIFACTS}/3-result.png` });
