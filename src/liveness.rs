@@ -448,7 +448,7 @@ mod tests {
         let r = combine(&s, &active());
         assert!(r.passed, "{r:?}");
         assert_eq!(r.reasons, vec![LivenessReason::PassiveLow]);
-        // Passive and single-frame cues alone cannot reach the default threshold.
+        // With the 3-D cap in force, passive and single-frame cues alone cannot reach 70.
         let s = LivenessSignals {
             passive: Some(100.0),
             moire: Some(0.0),
@@ -456,14 +456,20 @@ mod tests {
             gamut: Some(0.1),
             ..Default::default()
         };
-        let r = combine(&s, &LivenessConfig::for_policy(70.0, false));
+        let capped = LivenessConfig {
+            threshold: 70.0,
+            ..LivenessConfig::default()
+        };
+        let r = combine(&s, &capped);
         assert!(!r.passed && r.score == 60.0 && r.weighted == 100.0, "{r:?}");
         assert!(
             r.reasons.contains(&LivenessReason::No3dEvidence)
                 && r.reasons.contains(&LivenessReason::ScoreBelowThreshold)
         );
-        // … unless a project deliberately sets a lower threshold.
-        assert!(combine(&s, &LivenessConfig::for_policy(55.0, false)).passed);
+        // Passive mode judges the frames alone: no cap, but the missing evidence is recorded.
+        let r = combine(&s, &LivenessConfig::for_policy(70.0, false));
+        assert!(r.passed && r.score == 100.0, "{r:?}");
+        assert_eq!(r.reasons, vec![LivenessReason::No3dEvidence]);
     }
 
     #[test]
