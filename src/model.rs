@@ -36,6 +36,15 @@ impl ModelKind {
         ModelKind::FaceDescriptor,
     ];
 
+    /// The models the on-device prechecks use (everything but the backend's descriptor).
+    pub const PRECHECKS: [ModelKind; 5] = [
+        ModelKind::FaceDetector,
+        ModelKind::FaceMesh,
+        ModelKind::Antispoof,
+        ModelKind::MaskClassifier,
+        ModelKind::PalmDetector,
+    ];
+
     /// The file name under `models/`.
     pub fn file_name(self) -> &'static str {
         match self {

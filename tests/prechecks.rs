@@ -261,28 +261,26 @@ fn hand_over_the_face() {
     assert_reason(&frame, Reason::HandOverFace);
 }
 
-#[test]
-fn head_cover() {
+/// The astronaut with a yellow hard hat painted down to just above the brows.
+fn hard_hat() -> Frame {
     let f = clean_face();
     let brow = landmark(&f, 9);
     let mut frame = astronaut();
-    // A yellow hard hat down to just above the brows.
     let (l, r) = (landmark(&f, 234).x - 15.0, landmark(&f, 454).x + 15.0);
     paint(&mut frame, [235, 190, 30], |x, y| {
         y < brow.y - 3.0 && y > brow.y - 90.0 && x > l && x < r
     });
-    assert_reason(&frame, Reason::HeadCovered);
+    frame
+}
+
+#[test]
+fn head_cover() {
+    assert_reason(&hard_hat(), Reason::HeadCovered);
 }
 
 #[test]
 fn occlusion_modes_tolerate_what_the_project_allows() {
-    let f = clean_face();
-    let brow = landmark(&f, 9);
-    let mut frame = astronaut();
-    let (l, r) = (landmark(&f, 234).x - 15.0, landmark(&f, 454).x + 15.0);
-    paint(&mut frame, [235, 190, 30], |x, y| {
-        y < brow.y - 3.0 && y > brow.y - 90.0 && x > l && x < r
-    });
+    let frame = hard_hat();
     let a = analyze(models(), &frame.view().unwrap(), &AnalyzeOptions::default()).unwrap();
     let helmet_ok = Policy::from_json(r#"{"headOcclusionThreshold": 100}"#).unwrap();
     assert!(!judge(&helmet_ok, &a, None)

@@ -22,14 +22,7 @@ pub fn models_dir(explicit: Option<PathBuf>) -> PathBuf {
 
 /// Loads every model the prechecks use.
 pub fn load_models(dir: &Path) -> Result<Models, String> {
-    let kinds = [
-        ModelKind::FaceDetector,
-        ModelKind::FaceMesh,
-        ModelKind::Antispoof,
-        ModelKind::MaskClassifier,
-        ModelKind::PalmDetector,
-    ];
-    Models::load_dir(dir, &kinds).map_err(|e| e.to_string())
+    Models::load_dir(dir, &ModelKind::PRECHECKS).map_err(|e| e.to_string())
 }
 
 #[derive(serde::Serialize)]

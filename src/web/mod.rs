@@ -48,9 +48,9 @@ pub fn model_files() -> Result<JsValue, JsValue> {
         file: &'static str,
         sha256: &'static str,
     }
-    let list: Vec<Entry> = ModelKind::ALL
+    // The 1:1 match (descriptor) runs on the backend only.
+    let list: Vec<Entry> = ModelKind::PRECHECKS
         .iter()
-        .filter(|k| **k != ModelKind::FaceDescriptor) // the 1:1 match runs on the backend
         .map(|k| Entry {
             name: k.name(),
             file: k.file_name(),

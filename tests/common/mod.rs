@@ -22,14 +22,7 @@ pub fn photo(name: &str) -> Frame {
 pub fn models() -> &'static Models {
     static MODELS: OnceLock<Models> = OnceLock::new();
     MODELS.get_or_init(|| {
-        let kinds = [
-            ModelKind::FaceDetector,
-            ModelKind::FaceMesh,
-            ModelKind::Antispoof,
-            ModelKind::MaskClassifier,
-            ModelKind::PalmDetector,
-        ];
-        Models::load_dir(&root().join("models"), &kinds).expect("models load")
+        Models::load_dir(&root().join("models"), &ModelKind::PRECHECKS).expect("models load")
     })
 }
 
