@@ -92,11 +92,13 @@ pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
     }
     let (mut w, mut h, mut fps) = (0u32, 0u32, 30.0f32);
     for t in tokens {
-        let (tag, val) = t.split_at(t.len().min(1));
+        let mut chars = t.chars();
+        let tag = chars.next();
+        let val = chars.as_str();
         match tag {
-            "W" => w = val.parse().map_err(|_| bad("y4m: bad width"))?,
-            "H" => h = val.parse().map_err(|_| bad("y4m: bad height"))?,
-            "F" => {
+            Some('W') => w = val.parse().map_err(|_| bad("y4m: bad width"))?,
+            Some('H') => h = val.parse().map_err(|_| bad("y4m: bad height"))?,
+            Some('F') => {
                 let (n, d) = val
                     .split_once(':')
                     .ok_or_else(|| bad("y4m: bad frame rate"))?;
@@ -108,7 +110,7 @@ pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
                     fps = n / d;
                 }
             }
-            "C" if !val.starts_with("420") => {
+            Some('C') if !val.starts_with("420") => {
                 return Err(bad(format!(
                     "y4m: colour space C{val} not supported (4:2:0 only)"
                 )))
@@ -210,6 +212,10 @@ mod tests {
         assert!(decode(b"YUV4MPEG2 W2 H2 C444\n", 1).is_err());
         assert!(decode(b"YUV4MPEG2 W2 H2\nFRAME\n\x00", 1).is_err());
         assert!(decode(b"NOPE W2 H2\n", 1).is_err());
+        assert!(
+            decode("YUV4MPEG2 \u{e9}x W2 H2\n".as_bytes(), 1).is_ok(),
+            "unknown tags are skipped"
+        );
         assert!(encode_frame(&Frame {
             width: 3,
             height: 2,
