@@ -15,13 +15,14 @@ const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const AXE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 mkdirSync(ARTIFACTS, { recursive: true });
 
-async function browserWith(video) {
+async function browserWith(video, { grantCamera = true } = {}) {
   const args = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-quic", "--no-first-run",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--disable-quic", "--no-first-run", "--use-fake-device-for-media-stream",
   ];
+  // Without the fake permission UI, headless Chromium refuses the camera like a user saying no.
+  if (grantCamera) args.push("--use-fake-ui-for-media-stream");
   if (video) args.push(`--use-file-for-fake-video-capture=${video}`);
   return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args, headless: true });
 }
@@ -125,6 +126,21 @@ test("bad parameters: a specific error screen, localised", async () => {
     assert.equal(await page.textContent("#error-code"), "sid_unknown");
     assert.equal(await page.getAttribute("html", "lang"), "ko");
     await page.screenshot({ path: `${ARTIFACTS}/7-error-ko.png` });
+  } finally {
+    await browser.close();
+  }
+});
+
+test("camera permission denied: a specific error screen with a way out", async () => {
+  const browser = await browserWith(FACE_VIDEO, { grantCamera: false });
+  try {
+    const { page } = await openPage(browser, "?pid=demo&sid=sub_demo");
+    await waitScreen(page, "start");
+    await page.click("#start");
+    await waitScreen(page, "error", 30000);
+    assert.equal(await page.textContent("#error-code"), "camera_permission_denied");
+    assert.equal(await page.isVisible("#retry"), true, "the user can try again after allowing the camera");
+    await page.screenshot({ path: `${ARTIFACTS}/8-camera-denied.png` });
   } finally {
     await browser.close();
   }
