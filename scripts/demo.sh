@@ -13,5 +13,5 @@ source scripts/env.sh
 bash scripts/build-pkg.sh "${LIVEFORM_PROFILE:-release}"
 # The dev profile builds dependencies (tract) at opt-level 3 and shares the test builds.
 cargo build -q -p liveform-server
-exec target/debug/liveform serve --addr "${LIVEFORM_ADDR:-127.0.0.1:8080}" \
+exec "${CARGO_TARGET_DIR:-target}"/debug/liveform serve --addr "${LIVEFORM_ADDR:-127.0.0.1:8080}" \
   --www www --pkg pkg --models models --db "${LIVEFORM_DB:-target/demo.db}"

@@ -14,7 +14,7 @@ trap cleanup EXIT
 
 [ "${LIVEFORM_E2E_SKIP_BUILD:-}" = 1 ] || bash scripts/build-pkg.sh dev >/dev/null
 cargo build -q -p liveform-server
-BIN=target/debug/liveform
+BIN=${CARGO_TARGET_DIR:-target}/debug/liveform
 # The face video: the registered person (astronaut) looking at the camera; the no-face one: a
 # crop of the same photo without the face.
 "$BIN" make-video tests/data/astronaut.png --out "$WORK/face.y4m" --size 640x480 --seconds 2
