@@ -31,6 +31,7 @@ pub mod cues;
 pub mod linalg;
 pub mod planarity;
 pub mod rng;
+pub mod sequence;
 
 pub use challenge::{
     challenge_from_seed, seed_tag, verify_challenge, verify_challenge_for_seed, ChallengeConfig,
@@ -40,6 +41,10 @@ pub use cues::{gamut, glare, moire, CueThresholds, GamutMeasure, GlareMeasure, M
 pub use planarity::{
     planarity_evidence, select_track_points, LandmarkFrame, PlanarityConfig, PlanarityEvidence,
     PlanarityVerdict, TrackLayout, TRACK_LAYOUT, TRACK_POINTS,
+};
+pub use sequence::{
+    assess, check_key_frames, face_cues, judge_sequence, IssuedChallenge, KeyFrameCheck,
+    KeyFrameLimits, LivenessTrack, SequenceInput, SequenceReport, MAX_TRACK_SAMPLES,
 };
 
 use cues::ramp;
@@ -59,6 +64,8 @@ pub struct LivenessSignals {
     pub glare: Option<f32>,
     /// [`GamutMeasure::chroma_spread`], chromaticity units.
     pub gamut: Option<f32>,
+    /// Whether the uploaded key frames show what the track says (backend only).
+    pub key_frames: Option<KeyFrameCheck>,
 }
 
 /// Weights of the weighted mean (renormalised over the signals present).
@@ -160,6 +167,9 @@ pub enum LivenessReason {
     ChallengeFailed,
     /// Veto: strong periodic (screen/halftone) pattern.
     ScreenMoire,
+    /// Veto: a key frame's own face mesh disagrees with the uploaded track at that instant
+    /// (the numbers were not measured on these pixels).
+    TrackMismatch,
     /// Required and absent: no challenge result.
     ChallengeMissing,
     /// No conclusive 3-D evidence (absent, too little turn, too few frames); a failure when
@@ -186,6 +196,7 @@ impl LivenessReason {
             LivenessReason::Flat3d => "flat_3d",
             LivenessReason::ChallengeFailed => "challenge_failed",
             LivenessReason::ScreenMoire => "screen_moire",
+            LivenessReason::TrackMismatch => "track_mismatch",
             LivenessReason::ChallengeMissing => "challenge_missing",
             LivenessReason::No3dEvidence => "no_3d_evidence",
             LivenessReason::ParallaxWeak => "parallax_weak",
@@ -235,7 +246,8 @@ pub struct LivenessResult {
 ///    `glare_high`; gamut 0 at ≤ `gamut_low` rising to 100 at `gamut_ok`.
 /// 2. Score = their weighted mean ([`Weights`], renormalised over the present ones).
 /// 3. Hard failures cap the score at `veto_cap` and fail: flat 3-D evidence, a failed
-///    challenge, moiré ≥ `moire_veto`, a required challenge or 3-D evidence missing.
+///    challenge, moiré ≥ `moire_veto`, key frames that disagree with the track, a required
+///    challenge or 3-D evidence missing.
 /// 4. Without conclusive 3-D evidence (and not required) the score is capped at
 ///    `cap_without_3d`.
 /// 5. Passed = no hard failure and score ≥ threshold.
@@ -331,6 +343,13 @@ pub fn combine(signals: &LivenessSignals, cfg: &LivenessConfig) -> LivenessResul
         }
     }
 
+    if let Some(k) = &signals.key_frames {
+        if !k.consistent() {
+            hard = true;
+            reasons.push(R::TrackMismatch);
+        }
+    }
+
     let w = &cfg.weights;
     let parts = [
         (scores.planarity, w.planarity),
@@ -414,6 +433,7 @@ mod tests {
             moire: Some(0.01),
             glare: Some(0.0),
             gamut: Some(0.05),
+            key_frames: None,
         }
     }
 
@@ -624,6 +644,7 @@ mod tests {
             R::Flat3d,
             R::ChallengeFailed,
             R::ScreenMoire,
+            R::TrackMismatch,
             R::ChallengeMissing,
             R::No3dEvidence,
             R::ParallaxWeak,
