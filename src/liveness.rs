@@ -29,6 +29,7 @@
 pub mod challenge;
 pub mod cues;
 pub mod linalg;
+pub mod parallax;
 pub mod planarity;
 pub mod rng;
 pub mod sequence;
@@ -43,8 +44,8 @@ pub use planarity::{
     PlanarityVerdict, TrackLayout, TRACK_LAYOUT, TRACK_POINTS,
 };
 pub use sequence::{
-    assess, check_key_frames, face_cues, judge_sequence, IssuedChallenge, KeyFrameCheck,
-    KeyFrameLimits, LivenessTrack, SequenceInput, SequenceReport, MAX_TRACK_SAMPLES,
+    assess, check_key_frames, face_cues, judge_sequence, texture_evidence, IssuedChallenge,
+    KeyFrameCheck, KeyFrameLimits, LivenessTrack, SequenceInput, SequenceReport, MAX_TRACK_SAMPLES,
 };
 
 use cues::ramp;
@@ -66,6 +67,9 @@ pub struct LivenessSignals {
     pub gamut: Option<f32>,
     /// Whether the uploaded key frames show what the track says (backend only).
     pub key_frames: Option<KeyFrameCheck>,
+    /// Pixel-true 3-D evidence of the turn ([`parallax`]); when conclusive it decides the
+    /// 3-D question instead of the landmark test, which a print can fool.
+    pub texture: Option<parallax::TextureParallax>,
 }
 
 /// Weights of the weighted mean (renormalised over the signals present).
@@ -240,8 +244,9 @@ pub struct LivenessResult {
 
 /// Combines the signals:
 ///
-/// 1. Each present, valid signal gets a 0..100 sub-score: passive as is; planarity its
-///    evidence score (when conclusive); challenge 100 when passed; moiré 100 at ≤
+/// 1. Each present, valid signal gets a 0..100 sub-score: passive as is; the 3-D evidence
+///    its score (the pixel parallax when conclusive, else the landmark planarity when
+///    conclusive); challenge 100 when passed; moiré 100 at ≤
 ///    `moire_clean` falling to 0 at `moire_suspicious`; glare 100 at ≤ `glare_ok` to 0 at
 ///    `glare_high`; gamut 0 at ≤ `gamut_low` rising to 100 at `gamut_ok`.
 /// 2. Score = their weighted mean ([`Weights`], renormalised over the present ones).
@@ -275,7 +280,25 @@ pub fn combine(signals: &LivenessSignals, cfg: &LivenessConfig) -> LivenessResul
     }
 
     let mut has_3d = false;
-    if let Some(e) = &signals.planarity {
+    // Measured pixel parallax decides the 3-D question; the landmark test, which a print
+    // can fool, counts only when the pixels were not measured at all.
+    if let Some(t) = signals.texture {
+        if t.verdict == parallax::ParallaxVerdict::Inconclusive {
+            // No 3-D evidence (reported below).
+        } else if !t.score.is_finite() || !t.residual_norm.is_finite() {
+            reasons.push(R::BadSignal);
+        } else if t.verdict == parallax::ParallaxVerdict::Flat {
+            hard = true;
+            reasons.push(R::Flat3d);
+            scores.planarity = Some(0.0);
+        } else {
+            has_3d = true;
+            scores.planarity = Some(t.score.clamp(0.0, 100.0));
+            if t.verdict == parallax::ParallaxVerdict::Uncertain {
+                reasons.push(R::ParallaxWeak);
+            }
+        }
+    } else if let Some(e) = &signals.planarity {
         if !e.score.is_finite() || !e.parallax_norm.is_finite() {
             reasons.push(R::BadSignal);
         } else {
@@ -434,6 +457,7 @@ mod tests {
             glare: Some(0.0),
             gamut: Some(0.05),
             key_frames: None,
+            texture: None,
         }
     }
 

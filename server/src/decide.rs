@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use liveform::frame::{Frame, FrameView};
+use liveform::liveness::parallax::ParallaxConfig;
 use liveform::liveness::{
     self, ChallengeConfig, ChallengeLimits, IssuedChallenge, KeyFrameLimits, LivenessConfig,
     LivenessResult, LivenessTrack, SequenceInput,
@@ -146,24 +147,24 @@ fn server_liveness(
     let active = policy.liveness_mode == LivenessMode::Active;
     let empty = LivenessTrack::default();
     let track = evidence.track.unwrap_or(&empty);
-    let key_frames = if track.is_empty() {
-        None
+    let (key_frames, texture) = if track.is_empty() {
+        (None, None)
     } else {
-        let frames = evidence
+        // The neutral key frame first: it is the reference of the pixel parallax.
+        let mut frames = evidence
             .key_frames
             .iter()
             .map(|k| Ok((k.at_ms as f64, Frame::decode(&k.jpeg)?)))
             .collect::<Result<Vec<_>, liveform::Error>>()?;
+        frames.sort_by(|a, b| a.0.total_cmp(&b.0));
         let views = frames
             .iter()
             .map(|(t, f)| Ok((*t, f.view()?)))
             .collect::<Result<Vec<_>, liveform::Error>>()?;
-        Some(liveness::check_key_frames(
-            models,
-            track,
-            &views,
-            &KeyFrameLimits::default(),
-        )?)
+        let check = liveness::check_key_frames(models, track, &views, &KeyFrameLimits::default())?;
+        let refs: Vec<(f64, &FrameView)> = views.iter().map(|(t, v)| (*t, v)).collect();
+        let texture = liveness::texture_evidence(track, &refs, &ParallaxConfig::default());
+        (Some(check), texture)
     };
     let (config, limits) = (ChallengeConfig::default(), ChallengeLimits::default());
     let challenge = match (active, evidence.challenge_seed) {
@@ -180,6 +181,7 @@ fn server_liveness(
         best_face: Some(face),
         best_view: Some(view),
         key_frames,
+        texture,
     };
     Ok(liveness::assess(
         &input,

@@ -17,6 +17,9 @@ use crate::liveness::challenge::{
     verify_challenge_for_seed, ChallengeConfig, ChallengeLimits, PoseSample,
 };
 use crate::liveness::cues;
+use crate::liveness::parallax::{
+    texture_parallax, ParallaxConfig, ParallaxVerdict, PosedFrame, TextureParallax,
+};
 use crate::liveness::planarity::{
     planarity_evidence, LandmarkFrame, PlanarityConfig, TRACK_LAYOUT, TRACK_POINTS,
 };
@@ -249,6 +252,51 @@ pub fn check_key_frames(
     Ok(check)
 }
 
+/// Pixel parallax (see [`parallax`](crate::liveness::parallax)) between the two frames
+/// (`(t_ms, pixels)`) whose poses — from the track at those instants, within
+/// [`KeyFrameLimits::max_dt_ms`] — differ most: the most informative pair. When that pair
+/// cannot be measured (too few points matched) the next is tried. `None` when no pair could
+/// be measured at all.
+pub fn texture_evidence(
+    track: &LivenessTrack,
+    frames: &[(f64, &FrameView)],
+    cfg: &ParallaxConfig,
+) -> Option<TextureParallax> {
+    let max_dt = KeyFrameLimits::default().max_dt_ms;
+    let posed: Vec<PosedFrame> = frames
+        .iter()
+        .filter_map(|(t, v)| {
+            let l = track.nearest(*t, max_dt)?;
+            Some(PosedFrame {
+                view: v,
+                points: &l.points,
+                yaw: l.yaw,
+                pitch: l.pitch,
+            })
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    for i in 0..posed.len() {
+        for j in i + 1..posed.len() {
+            let (a, b) = (&posed[i], &posed[j]);
+            let turn = (a.yaw - b.yaw).abs().max((a.pitch - b.pitch).abs());
+            pairs.push((turn, i, j));
+        }
+    }
+    pairs.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let mut first = None;
+    for (_, i, j) in pairs {
+        let Ok(r) = texture_parallax(posed[i], posed[j], cfg) else {
+            continue;
+        };
+        if r.verdict != ParallaxVerdict::Inconclusive || r.turn_deg < cfg.min_turn_deg {
+            return Some(r);
+        }
+        first.get_or_insert(r);
+    }
+    first
+}
+
 /// Eye centre to eye centre, pixels.
 fn iod(points: &[[f32; 2]]) -> Option<f32> {
     let l = TRACK_LAYOUT;
@@ -301,6 +349,8 @@ pub struct SequenceInput<'a> {
     pub best_view: Option<&'a FrameView<'a>>,
     /// The key frames' agreement with the track, when key frames were checked.
     pub key_frames: Option<KeyFrameCheck>,
+    /// The pixel parallax of the turn, when measured ([`texture_evidence`]).
+    pub texture: Option<TextureParallax>,
 }
 
 /// Judges a capture's liveness: the challenge (re-derived from the seed and re-verified on
@@ -337,6 +387,7 @@ pub fn assess(input: &SequenceInput, cfg: &LivenessConfig) -> Result<LivenessRes
         }
     }
     signals.key_frames = input.key_frames;
+    signals.texture = input.texture;
     Ok(combine(&signals, cfg))
 }
 
@@ -389,6 +440,7 @@ pub fn judge_sequence(
         }
     }
     let best_frame = best.map(|(_, _, i)| i);
+    let texture = sequence_texture(&track, frames);
     let best_analysis = match best_frame {
         Some(i) => Some(analyze(models, &frames[i].1, &AnalyzeOptions::default())?),
         None => None,
@@ -404,6 +456,7 @@ pub fn judge_sequence(
         best_face: best_analysis.as_ref().and_then(|a| a.face.as_ref()),
         best_view: best_frame.map(|i| &frames[i].1),
         key_frames: None,
+        texture,
     };
     let active = challenge_seed.is_some() || policy.liveness_mode == LivenessMode::Active;
     let liveness = assess(
@@ -420,4 +473,32 @@ pub fn judge_sequence(
         verdict,
         liveness,
     })
+}
+
+/// The texture evidence of a whole sequence: among its first tracked frame and the frames of
+/// extreme yaw and pitch, the pair that differs most.
+fn sequence_texture(track: &LivenessTrack, frames: &[(f64, FrameView)]) -> Option<TextureParallax> {
+    let first = track.landmarks.first()?;
+    let extreme = |key: &dyn Fn(&LandmarkFrame) -> f32, max: bool| {
+        let cmp = |a: &&LandmarkFrame, b: &&LandmarkFrame| key(a).total_cmp(&key(b));
+        let it = track.landmarks.iter();
+        if max { it.max_by(cmp) } else { it.min_by(cmp) }.map(|l| l.t_ms)
+    };
+    let times = [
+        Some(first.t_ms),
+        extreme(&|l| l.yaw, false),
+        extreme(&|l| l.yaw, true),
+        extreme(&|l| l.pitch, false),
+        extreme(&|l| l.pitch, true),
+    ];
+    let mut chosen: Vec<(f64, &FrameView)> = Vec::new();
+    for t in times.into_iter().flatten() {
+        if chosen.iter().any(|(ct, _)| *ct == t) {
+            continue;
+        }
+        if let Some((ft, v)) = frames.iter().find(|(ft, _)| *ft == t) {
+            chosen.push((*ft, v));
+        }
+    }
+    texture_evidence(track, &chosen, &ParallaxConfig::default())
 }

@@ -264,8 +264,7 @@ pub fn delaunay(points: &[[f32; 2]]) -> Vec<[usize; 3]> {
             det < 0.0
         }
     };
-    for i in 0..n {
-        let p = pts[i];
+    for (i, &p) in pts.iter().enumerate().take(n) {
         let (bad, good): (Vec<[usize; 3]>, Vec<[usize; 3]>) =
             tris.iter().partition(|t| circum(t, p));
         let mut edges: Vec<[usize; 2]> = Vec::new();
