@@ -3,6 +3,8 @@
 //! print, a still photo and a replay of another session's challenge are each rejected with
 //! their reason. Ends with the APCER / BPCER of this set (printed; the README quotes it).
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::scenes::{camera_noise, pose_path, reduced_gamut, screen_grid, Scene};

@@ -388,7 +388,8 @@ pub fn texture_parallax(
         return Ok(inconclusive(src.len(), 0.0));
     };
     let residual = (fit.rms_px / scale as f64) as f32;
-    if !(turn_deg >= cfg.min_turn_deg) || !residual.is_finite() {
+    // (A NaN turn is not enough turn.)
+    if turn_deg.is_nan() || turn_deg < cfg.min_turn_deg || !residual.is_finite() {
         return Ok(inconclusive(src.len(), residual));
     }
     let score = 100.0 * super::cues::ramp(residual, cfg.flat_below, cfg.real_above);
