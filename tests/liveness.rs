@@ -241,3 +241,4 @@ fn grace_hopper_live_head_passes_and_every_attack_is_rejected_for_its_reason() {
 fn astronaut_live_head_passes_and_every_attack_is_rejected_for_its_reason() {
     evaluate("astronaut.png", seeds());
 }
+
