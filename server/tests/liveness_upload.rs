@@ -96,7 +96,12 @@ async fn upload(srv: &TestServer, session: &Value, c: Capture) -> Value {
     let captured = now_ms();
     let sealed = seal(session, "p1", captured, &p);
     let r = srv
-        .upload_raw(session["sessionId"].as_str().unwrap(), "k", captured, sealed)
+        .upload_raw(
+            session["sessionId"].as_str().unwrap(),
+            "k",
+            captured,
+            sealed,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let res = srv
