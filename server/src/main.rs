@@ -8,6 +8,7 @@
 use liveform_server::{check, serve};
 
 fn main() {
+    restore_sigpipe();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("check") => match check::run(&args[1..]) {
@@ -44,3 +45,16 @@ fn main() {
     };
     std::process::exit(code);
 }
+
+/// Rust ignores SIGPIPE, so `liveform check … | head` would panic in `println!` when the
+/// pipe closes; a command-line tool should end quietly instead, as other Unix tools do.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default at start, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}
