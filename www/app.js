@@ -199,7 +199,7 @@ async function main() {
         $("handoff-qr").src = v.qrSvg ? `data:image/svg+xml;charset=utf-8,${encodeURIComponent(v.qrSvg)}` : "";
         $("handoff-copied").textContent = "";
       }
-      $("handoff-qr").hidden = $("handoff-link-box").hidden = !v.link;
+      $("handoff-qr").hidden = $("handoff-link-box").hidden = $("handoff-intro").hidden = !v.link;
       const status = $("handoff-status");
       if (status.dataset.state !== v.state) { status.dataset.state = v.state; status.textContent = t(`handoff_state.${v.state}`); }
       $("handoff-error").textContent = v.error ? errorMessage(v.error, "error.unknown") : "";
