@@ -324,6 +324,12 @@ mod tests {
             crate::state::build_state(&c, db, models, crate::state::StaticDirs::default()).unwrap();
         let bank = state.project("bank").unwrap();
         assert!(bank.private_mode && bank.encryption_only && bank.webhook.is_some());
+        assert_eq!(bank.handoff.mode, HandoffMode::Always);
+        assert_eq!(bank.handoff.ticket_ttl_ms, 180_000);
+        assert_eq!(
+            state.project("demo").unwrap().handoff,
+            HandoffSettings::default()
+        );
         drop(state);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -361,6 +367,14 @@ mod tests {
         let mut c = Config::demo();
         c.projects[0].id = "bad id".into();
         assert!(!build(&c).is_empty());
+        let mut c = Config::demo();
+        c.projects[0].handoff.ticket_ttl_ms = 0;
+        assert!(build(&c).contains("handoff: ticketTtlMs"), "{}", build(&c));
+        c.projects[0].handoff.ticket_ttl_ms = liveform::handoff::MAX_TTL_MS + 1;
+        assert!(build(&c).contains("handoff: ticketTtlMs"));
+        let mut c = Config::demo();
+        c.projects[0].handoff.base_url = Some("https://x.example/?pid=demo".into());
+        assert!(build(&c).contains("handoff: baseUrl"), "{}", build(&c));
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -366,10 +366,10 @@ impl DeskMachine {
         }
         match self.state {
             DeskState::Waiting if now_ms >= self.refresh_at_ms => self.mint(),
-            DeskState::Minting if !self.in_flight => {
-                if self.retry_at_ms.is_some_and(|t| now_ms >= t) {
-                    self.mint();
-                }
+            DeskState::Minting
+                if !self.in_flight && self.retry_at_ms.is_some_and(|t| now_ms >= t) =>
+            {
+                self.mint()
             }
             _ => {}
         }
