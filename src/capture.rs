@@ -4,14 +4,23 @@
 //!
 //! ```text
 //! Idle ─start→ RequestingCamera ─camera_ready→ Guiding(hint) ─passing streak→ Captured
-//!                 │ camera_failed                  │ face-fit timeout
-//!                 ▼                                ▼
-//!              Failed(camera code)              Failed(capture_timeout | attempts_exhausted)
+//!                 │ camera_failed                  │ face-fit timeout   │ (challenge set)
+//!                 ▼                                ▼                    ▼
+//!              Failed(camera code)   Failed(capture_timeout |     Challenge(step) ─done→ Captured
+//!                                      attempts_exhausted)            │ wrong/slow/no face
+//!                                                                     ▼
+//!                                                            Failed(challenge_failed)
 //! ```
+//! With an active-liveness challenge ([`CaptureMachine::set_challenge`]) the passing streak
+//! (which picks the frontal best frame) is followed by the challenge steps, checked live on
+//! the pose track by the same [`verify_challenge`] the backend runs.
 //! `start` again after a failure begins a new attempt while attempts remain (the product's
 //! rule: 3 attempts per submission). Events that do not apply in a state are ignored and
 //! leave the state as it was; the view always says what to show.
 
+use crate::liveness::challenge::{
+    verify_challenge, ChallengeFailure, ChallengeLimits, PoseSample, Step,
+};
 use crate::policy::{Reason, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +131,10 @@ pub enum Phase {
     RequestingCamera,
     Guiding,
     Paused,
+    /// Performing the active challenge; `step` is the index of the current step.
+    Challenge {
+        step: usize,
+    },
     /// A passing streak was reached; the best frame is ready to seal and upload.
     Captured,
     /// The attempt ended; `code` says why (a camera error code, `capture_timeout`,
@@ -147,6 +160,14 @@ pub struct View {
     /// The error code on the error screen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// During the challenge: the current step (0-based) and the number of steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_step: Option<u32>,
+    pub challenge_steps: u32,
+    /// Keep this frame's pixels as key frame number `key_frame` (0: the challenge's neutral
+    /// start; k + 1: the furthest point of step k so far, replacing an earlier one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_frame: Option<u32>,
     /// Whether the error screen offers another attempt.
     pub can_retry: bool,
 }
@@ -233,6 +254,14 @@ pub struct CaptureMachine {
     best_score: Option<f32>,
     best_now: bool,
     timing: FrameTimingStats,
+    steps: Vec<Step>,
+    limits: ChallengeLimits,
+    poses: Vec<PoseSample>,
+    challenge_started_ms: f64,
+    /// Furthest excursion of each step so far (for its key frame).
+    step_peaks: Vec<f32>,
+    key_now: Option<u32>,
+    challenge_failure: Option<ChallengeFailure>,
 }
 
 impl CaptureMachine {
@@ -250,7 +279,36 @@ impl CaptureMachine {
             best_score: None,
             best_now: false,
             timing: FrameTimingStats::default(),
+            steps: Vec::new(),
+            limits: ChallengeLimits::default(),
+            poses: Vec::new(),
+            challenge_started_ms: 0.0,
+            step_peaks: Vec::new(),
+            key_now: None,
+            challenge_failure: None,
         }
+    }
+
+    /// Asks for an active challenge after the passing streak (the steps come from the
+    /// session's seed, see `liveness::challenge_from_seed`). Empty `steps`: no challenge.
+    pub fn set_challenge(&mut self, steps: Vec<Step>, limits: ChallengeLimits) {
+        self.steps = steps;
+        self.limits = limits;
+    }
+
+    /// The challenge's steps (empty without a challenge).
+    pub fn challenge_steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The pose track of the current (or last) challenge, capture-clock times.
+    pub fn challenge_track(&self) -> &[PoseSample] {
+        &self.poses
+    }
+
+    /// Why the last challenge failed, if it did.
+    pub fn challenge_failure(&self) -> Option<ChallengeFailure> {
+        self.challenge_failure
     }
 
     pub fn phase(&self) -> &Phase {
@@ -304,7 +362,7 @@ impl CaptureMachine {
     pub fn camera_failed(&mut self, code: &str) {
         if matches!(
             self.phase,
-            Phase::RequestingCamera | Phase::Guiding | Phase::Paused
+            Phase::RequestingCamera | Phase::Guiding | Phase::Paused | Phase::Challenge { .. }
         ) {
             self.phase = Phase::Failed {
                 code: code.to_string(),
@@ -315,7 +373,26 @@ impl CaptureMachine {
     /// A judged frame. `quality_score` ranks passing frames for the upload (higher is
     /// better; see [`frame_score`]).
     pub fn frame(&mut self, now_ms: f64, verdict: &Verdict, quality_score: f32) {
+        self.frame_with_pose(now_ms, verdict, quality_score, None);
+    }
+
+    /// A judged frame with the head pose measured on it (`None` without a face), stamped on
+    /// the `now_ms` clock. The pose drives the challenge; outside it this is
+    /// [`frame`](Self::frame).
+    pub fn frame_with_pose(
+        &mut self,
+        now_ms: f64,
+        verdict: &Verdict,
+        quality_score: f32,
+        pose: Option<PoseSample>,
+    ) {
         self.best_now = false;
+        self.key_now = None;
+        if let Phase::Challenge { .. } = self.phase {
+            self.timing.add(now_ms);
+            self.challenge_frame(now_ms, pose);
+            return;
+        }
         if self.phase != Phase::Guiding {
             return;
         }
@@ -344,8 +421,22 @@ impl CaptureMachine {
             if self.streak >= self.config.passing_frames
                 && now_ms - self.streak_started_ms >= self.config.passing_min_ms as f64
             {
-                self.phase = Phase::Captured;
-                self.hint = Hint::Captured;
+                if self.steps.is_empty() {
+                    self.phase = Phase::Captured;
+                    self.hint = Hint::Captured;
+                } else {
+                    self.phase = Phase::Challenge { step: 0 };
+                    self.poses.clear();
+                    self.step_peaks = vec![0.0; self.steps.len()];
+                    self.challenge_started_ms = now_ms;
+                    self.challenge_failure = None;
+                    self.pending = None;
+                    // This passing frame is the neutral start of the track.
+                    if let Some(p) = pose {
+                        self.poses.push(p);
+                        self.key_now = Some(0);
+                    }
+                }
             }
         } else {
             self.streak = 0;
@@ -355,6 +446,80 @@ impl CaptureMachine {
                 .first()
                 .map_or(Hint::NoFace, |r| Hint::for_reason(*r));
             self.propose(hint, now_ms);
+        }
+    }
+
+    /// One frame of the challenge: extend the track, re-verify it, move on or fail.
+    fn challenge_frame(&mut self, now_ms: f64, pose: Option<PoseSample>) {
+        let Phase::Challenge { step } = self.phase else {
+            return;
+        };
+        if let Some(p) = pose {
+            if self.poses.last().is_none_or(|l| p.t_ms > l.t_ms) {
+                if self.poses.is_empty() {
+                    self.key_now = Some(0);
+                }
+                self.poses.push(p);
+            }
+        }
+        let failure = if self.poses.is_empty() {
+            // No face since the challenge began.
+            (now_ms - self.challenge_started_ms > self.limits.step_timeout_ms)
+                .then_some(ChallengeFailure::TooSlow)
+        } else {
+            let r = verify_challenge(&self.steps, &self.poses, &self.limits);
+            if r.passed {
+                self.phase = Phase::Captured;
+                self.hint = Hint::Captured;
+                return;
+            }
+            match r.reason {
+                Some(ChallengeFailure::StepMissing) => {
+                    let k = r.completed.len().min(self.steps.len() - 1);
+                    let last_done = r.completed.last().map(|c| c.done_ms);
+                    let since = last_done.unwrap_or(self.poses[0].t_ms);
+                    // A step whose samples stopped coming (face lost) still times out.
+                    if now_ms - since > self.limits.step_timeout_ms {
+                        Some(ChallengeFailure::TooSlow)
+                    } else {
+                        if k != step {
+                            self.phase = Phase::Challenge { step: k };
+                        }
+                        if pose.is_some() {
+                            self.track_peak(k, r.baseline_yaw, r.baseline_pitch);
+                        }
+                        None
+                    }
+                }
+                other => other,
+            }
+        };
+        if let Some(why) = failure {
+            self.challenge_failure = Some(why);
+            self.phase = Phase::Failed {
+                code: if self.attempts_left() {
+                    "challenge_failed"
+                } else {
+                    "attempts_exhausted"
+                }
+                .into(),
+            };
+        }
+    }
+
+    /// Flags this frame as step `k`'s key frame when it is the furthest along so far.
+    fn track_peak(&mut self, k: usize, base_yaw: f32, base_pitch: f32) {
+        let Some(p) = self.poses.last() else { return };
+        let excursion = match self.steps[k] {
+            Step::TurnLeft => p.yaw - base_yaw,
+            Step::TurnRight => base_yaw - p.yaw,
+            Step::LookUp => p.pitch - base_pitch,
+            Step::LookDown => base_pitch - p.pitch,
+            Step::Blink => return,
+        };
+        if excursion > self.step_peaks[k] {
+            self.step_peaks[k] = excursion;
+            self.key_now = Some(k as u32 + 1);
         }
     }
 
@@ -376,8 +541,9 @@ impl CaptureMachine {
     }
 
     /// The tab was hidden: pause (the camera may be throttled; time stops counting).
+    /// A challenge in progress restarts after the pause (its track would have a gap).
     pub fn hidden(&mut self, now_ms: f64) {
-        if self.phase == Phase::Guiding {
+        if matches!(self.phase, Phase::Guiding | Phase::Challenge { .. }) {
             self.phase = Phase::Paused;
             self.paused_at_ms = now_ms;
             self.streak = 0;
@@ -397,7 +563,7 @@ impl CaptureMachine {
     pub fn cancel(&mut self) {
         if matches!(
             self.phase,
-            Phase::Guiding | Phase::Paused | Phase::RequestingCamera
+            Phase::Guiding | Phase::Paused | Phase::RequestingCamera | Phase::Challenge { .. }
         ) {
             let code = if self.attempts_left() {
                 "cancelled"
@@ -412,7 +578,9 @@ impl CaptureMachine {
     pub fn view(&self) -> View {
         let (screen, error, can_retry) = match &self.phase {
             Phase::Idle => ("start", None, false),
-            Phase::RequestingCamera | Phase::Guiding | Phase::Paused => ("capture", None, false),
+            Phase::RequestingCamera | Phase::Guiding | Phase::Paused | Phase::Challenge { .. } => {
+                ("capture", None, false)
+            }
             Phase::Captured => ("upload", None, false),
             Phase::Failed { code } => {
                 let retry = code != "attempts_exhausted" && self.attempts_left();
@@ -421,10 +589,12 @@ impl CaptureMachine {
         };
         View {
             screen,
-            hint: if self.phase == Phase::Paused {
-                Hint::Paused.code()
-            } else {
-                self.hint.code()
+            hint: match self.phase {
+                Phase::Paused => Hint::Paused.code(),
+                Phase::Challenge { step } => {
+                    self.steps.get(step).map_or("hold_still", |s| s.code())
+                }
+                _ => self.hint.code(),
             },
             attempt: self.attempt.max(1),
             max_attempts: self.config.max_attempts,
@@ -432,6 +602,12 @@ impl CaptureMachine {
             best_frame: self.best_now,
             error,
             can_retry,
+            challenge_step: match self.phase {
+                Phase::Challenge { step } => Some(step as u32),
+                _ => None,
+            },
+            challenge_steps: self.steps.len() as u32,
+            key_frame: self.key_now,
         }
     }
 }
@@ -660,6 +836,108 @@ mod tests {
         assert!(is_virtual_camera_label("ManyCam Video Source"));
         assert!(!is_virtual_camera_label("FaceTime HD Camera"));
         assert!(!is_virtual_camera_label(""));
+    }
+
+    /// A machine with `steps` as its challenge, guided through a passing streak of neutral
+    /// frames at 0..800 ms, so the challenge starts with the last one.
+    fn challenged(steps: &[Step]) -> CaptureMachine {
+        let mut m = guiding();
+        m.set_challenge(steps.to_vec(), ChallengeLimits::default());
+        let neutral = |t: f64| PoseSample {
+            t_ms: t,
+            yaw: 2.0,
+            pitch: 6.0,
+            eye_openness_min: 0.3,
+        };
+        for i in 0..5 {
+            let t = i as f64 * 200.0;
+            m.frame_with_pose(t, &verdict(&[]), 1.0, Some(neutral(t)));
+        }
+        assert_eq!(m.phase(), &Phase::Challenge { step: 0 });
+        assert_eq!(
+            m.view().key_frame,
+            Some(0),
+            "the neutral start is key frame 0"
+        );
+        m
+    }
+
+    /// Feeds a synthetic track performing `performed`, shifted to start after 800 ms.
+    fn perform(m: &mut CaptureMachine, performed: &[Step]) -> Vec<View> {
+        use crate::liveness::challenge::synth;
+        let track = synth::perform(performed, &synth::TrackOpts::default());
+        let mut views = Vec::new();
+        for p in track {
+            let p = PoseSample {
+                t_ms: p.t_ms - 1000.0 + 850.0,
+                ..p
+            };
+            m.frame_with_pose(p.t_ms, &verdict(&[]), 1.0, Some(p));
+            views.push(m.view());
+            if m.phase() == &Phase::Captured || m.view().screen == "error" {
+                break;
+            }
+        }
+        views
+    }
+
+    #[test]
+    fn the_challenge_follows_the_passing_streak_and_captures_when_performed() {
+        let steps = [Step::TurnLeft, Step::Blink, Step::TurnRight];
+        let mut m = challenged(&steps);
+        let v = m.view();
+        assert_eq!(
+            (v.screen, v.hint, v.challenge_step, v.challenge_steps),
+            ("capture", "turn_left", Some(0), 3)
+        );
+        let views = perform(&mut m, &steps);
+        assert_eq!(m.phase(), &Phase::Captured, "{:?}", m.challenge_failure());
+        assert_eq!(m.view().screen, "upload");
+        // Every step was shown in order, and each turn got key frames.
+        let shown: Vec<&str> = views.iter().map(|v| v.hint).collect();
+        let mut order: Vec<&str> = shown.clone();
+        order.dedup();
+        assert_eq!(order, ["turn_left", "blink", "turn_right", "captured"]);
+        let keys: std::collections::BTreeSet<u32> =
+            views.iter().filter_map(|v| v.key_frame).collect();
+        assert_eq!(keys, [1, 3].into(), "turn steps 0 and 2 flag key frames");
+        assert!(m.challenge_track().len() > 50);
+    }
+
+    #[test]
+    fn a_challenge_done_in_the_wrong_order_fails_the_attempt() {
+        let mut m = challenged(&[Step::TurnLeft, Step::TurnRight]);
+        perform(&mut m, &[Step::TurnRight, Step::TurnLeft]);
+        let v = m.view();
+        assert_eq!(
+            (v.screen, v.error.as_deref(), v.can_retry),
+            ("error", Some("challenge_failed"), true)
+        );
+        assert_eq!(m.challenge_failure(), Some(ChallengeFailure::WrongOrder));
+    }
+
+    #[test]
+    fn a_face_lost_during_the_challenge_times_out() {
+        let mut m = challenged(&[Step::TurnLeft, Step::Blink]);
+        m.frame_with_pose(3000.0, &verdict(&[Reason::NoFace]), 0.0, None);
+        assert_eq!(m.phase(), &Phase::Challenge { step: 0 });
+        m.frame_with_pose(6000.0, &verdict(&[Reason::NoFace]), 0.0, None);
+        assert_eq!(m.view().error.as_deref(), Some("challenge_failed"));
+        assert_eq!(m.challenge_failure(), Some(ChallengeFailure::TooSlow));
+    }
+
+    #[test]
+    fn hiding_the_tab_restarts_the_challenge_after_a_new_streak() {
+        let mut m = challenged(&[Step::TurnLeft, Step::Blink]);
+        m.hidden(900.0);
+        assert_eq!(m.view().hint, "paused");
+        m.visible(5000.0);
+        assert_eq!(m.phase(), &Phase::Guiding);
+        assert_eq!(m.view().challenge_step, None);
+        // A camera failure or a cancel during the challenge ends the attempt as usual.
+        let mut m = challenged(&[Step::TurnLeft, Step::Blink]);
+        m.cancel();
+        assert_eq!(m.view().error.as_deref(), Some("cancelled"));
     }
 
     #[test]

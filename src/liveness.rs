@@ -29,8 +29,10 @@
 pub mod challenge;
 pub mod cues;
 pub mod linalg;
+pub mod parallax;
 pub mod planarity;
 pub mod rng;
+pub mod sequence;
 
 pub use challenge::{
     challenge_from_seed, seed_tag, verify_challenge, verify_challenge_for_seed, ChallengeConfig,
@@ -40,6 +42,10 @@ pub use cues::{gamut, glare, moire, CueThresholds, GamutMeasure, GlareMeasure, M
 pub use planarity::{
     planarity_evidence, select_track_points, LandmarkFrame, PlanarityConfig, PlanarityEvidence,
     PlanarityVerdict, TrackLayout, TRACK_LAYOUT, TRACK_POINTS,
+};
+pub use sequence::{
+    assess, check_key_frames, face_cues, judge_sequence, texture_evidence, IssuedChallenge,
+    KeyFrameCheck, KeyFrameLimits, LivenessTrack, SequenceInput, SequenceReport, MAX_TRACK_SAMPLES,
 };
 
 use cues::ramp;
@@ -59,6 +65,11 @@ pub struct LivenessSignals {
     pub glare: Option<f32>,
     /// [`GamutMeasure::chroma_spread`], chromaticity units.
     pub gamut: Option<f32>,
+    /// Whether the uploaded key frames show what the track says (backend only).
+    pub key_frames: Option<KeyFrameCheck>,
+    /// Pixel-true 3-D evidence of the turn ([`parallax`]); when conclusive it decides the
+    /// 3-D question instead of the landmark test, which a print can fool.
+    pub texture: Option<parallax::TextureParallax>,
 }
 
 /// Weights of the weighted mean (renormalised over the signals present).
@@ -160,6 +171,9 @@ pub enum LivenessReason {
     ChallengeFailed,
     /// Veto: strong periodic (screen/halftone) pattern.
     ScreenMoire,
+    /// Veto: a key frame's own face mesh disagrees with the uploaded track at that instant
+    /// (the numbers were not measured on these pixels).
+    TrackMismatch,
     /// Required and absent: no challenge result.
     ChallengeMissing,
     /// No conclusive 3-D evidence (absent, too little turn, too few frames); a failure when
@@ -186,6 +200,7 @@ impl LivenessReason {
             LivenessReason::Flat3d => "flat_3d",
             LivenessReason::ChallengeFailed => "challenge_failed",
             LivenessReason::ScreenMoire => "screen_moire",
+            LivenessReason::TrackMismatch => "track_mismatch",
             LivenessReason::ChallengeMissing => "challenge_missing",
             LivenessReason::No3dEvidence => "no_3d_evidence",
             LivenessReason::ParallaxWeak => "parallax_weak",
@@ -229,13 +244,15 @@ pub struct LivenessResult {
 
 /// Combines the signals:
 ///
-/// 1. Each present, valid signal gets a 0..100 sub-score: passive as is; planarity its
-///    evidence score (when conclusive); challenge 100 when passed; moiré 100 at ≤
+/// 1. Each present, valid signal gets a 0..100 sub-score: passive as is; the 3-D evidence
+///    its score (the pixel parallax when conclusive, else the landmark planarity when
+///    conclusive); challenge 100 when passed; moiré 100 at ≤
 ///    `moire_clean` falling to 0 at `moire_suspicious`; glare 100 at ≤ `glare_ok` to 0 at
 ///    `glare_high`; gamut 0 at ≤ `gamut_low` rising to 100 at `gamut_ok`.
 /// 2. Score = their weighted mean ([`Weights`], renormalised over the present ones).
 /// 3. Hard failures cap the score at `veto_cap` and fail: flat 3-D evidence, a failed
-///    challenge, moiré ≥ `moire_veto`, a required challenge or 3-D evidence missing.
+///    challenge, moiré ≥ `moire_veto`, key frames that disagree with the track, a required
+///    challenge or 3-D evidence missing.
 /// 4. Without conclusive 3-D evidence (and not required) the score is capped at
 ///    `cap_without_3d`.
 /// 5. Passed = no hard failure and score ≥ threshold.
@@ -263,7 +280,25 @@ pub fn combine(signals: &LivenessSignals, cfg: &LivenessConfig) -> LivenessResul
     }
 
     let mut has_3d = false;
-    if let Some(e) = &signals.planarity {
+    // Measured pixel parallax decides the 3-D question; the landmark test, which a print
+    // can fool, counts only when the pixels were not measured at all.
+    if let Some(t) = signals.texture {
+        if t.verdict == parallax::ParallaxVerdict::Inconclusive {
+            // No 3-D evidence (reported below).
+        } else if !t.score.is_finite() || !t.residual_norm.is_finite() {
+            reasons.push(R::BadSignal);
+        } else if t.verdict == parallax::ParallaxVerdict::Flat {
+            hard = true;
+            reasons.push(R::Flat3d);
+            scores.planarity = Some(0.0);
+        } else {
+            has_3d = true;
+            scores.planarity = Some(t.score.clamp(0.0, 100.0));
+            if t.verdict == parallax::ParallaxVerdict::Uncertain {
+                reasons.push(R::ParallaxWeak);
+            }
+        }
+    } else if let Some(e) = &signals.planarity {
         if !e.score.is_finite() || !e.parallax_norm.is_finite() {
             reasons.push(R::BadSignal);
         } else {
@@ -328,6 +363,13 @@ pub fn combine(signals: &LivenessSignals, cfg: &LivenessConfig) -> LivenessResul
         scores.gamut = Some(100.0 * ramp(c, t.gamut_low, t.gamut_ok));
         if c <= t.gamut_low {
             reasons.push(R::GamutLow);
+        }
+    }
+
+    if let Some(k) = &signals.key_frames {
+        if !k.consistent() {
+            hard = true;
+            reasons.push(R::TrackMismatch);
         }
     }
 
@@ -414,6 +456,8 @@ mod tests {
             moire: Some(0.01),
             glare: Some(0.0),
             gamut: Some(0.05),
+            key_frames: None,
+            texture: None,
         }
     }
 
@@ -624,6 +668,7 @@ mod tests {
             R::Flat3d,
             R::ChallengeFailed,
             R::ScreenMoire,
+            R::TrackMismatch,
             R::ChallengeMissing,
             R::No3dEvidence,
             R::ParallaxWeak,

@@ -23,6 +23,9 @@
 //!   `bestFrame`, runs the same checks natively and decides on its own result.
 //! - `signals` describe the capture (camera label, track settings, frame timing), for audit
 //!   and fraud analysis; all optional.
+//! - `liveness` (optional) is the [`LivenessTrack`] of an active challenge: per analysed
+//!   frame `{t_ms, yaw, pitch, eye_openness_min}` in `poses` and `{t_ms, yaw, pitch,
+//!   points}` in `landmarks` (the mesh's `TRACK_POINTS`, frame pixels), on the `atMs` clock.
 //! - `atMs` values are milliseconds since the capture started (the core reads no clock, the
 //!   caller passes them in).
 //!
@@ -46,6 +49,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode};
+use crate::liveness::LivenessTrack;
 use crate::policy::{Reason, Scores, Verdict};
 
 /// The payload format version this module writes and reads.
@@ -87,6 +91,10 @@ pub struct UploadPayload {
     /// What the browser reported about the capture.
     #[serde(default)]
     pub signals: CaptureSignals,
+    /// The per-frame liveness track recorded during the active challenge (absent in a
+    /// passive capture); the backend re-judges it and checks it against `keyFrames`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<LivenessTrack>,
 }
 
 /// One JPEG frame.
@@ -206,6 +214,7 @@ impl UploadPayload {
             key_frames: Vec::new(),
             claimed,
             signals: CaptureSignals::default(),
+            liveness: None,
         }
     }
 
@@ -244,6 +253,12 @@ impl UploadPayload {
             if let Some(v) = v {
                 check_number(field, f64::from(v))?;
             }
+        }
+        if let Some(track) = &self.liveness {
+            track.validate().map_err(|_| UploadError::BadSignal {
+                field: "liveness",
+                reason: "is not a well-formed track (sizes, point counts, finite numbers)",
+            })?;
         }
         self.signals.validate()
     }

@@ -59,9 +59,12 @@ function render(view) {
   // view: { screen, hint, attempt, maxAttempts, passing, error, canRetry }
   if (view.screen === "capture") {
     const hint = $("hint");
-    if (hint.dataset.code !== view.hint) {
-      hint.dataset.code = view.hint;
-      hint.textContent = t(`hint.${view.hint}`);
+    const code = view.challengeStep != null ? `${view.hint}:${view.challengeStep}` : view.hint;
+    if (hint.dataset.code !== code) {
+      hint.dataset.code = code;
+      hint.textContent = view.challengeStep != null
+        ? t("challenge_step", { n: view.challengeStep + 1, max: view.challengeSteps, step: t(`hint.${view.hint}`) })
+        : t(`hint.${view.hint}`);
     }
     $("attempt").textContent = t("attempt", { n: view.attempt, max: view.maxAttempts });
     document.querySelector(".oval").classList.toggle("ok", !!view.passing);
@@ -117,16 +120,14 @@ async function main() {
     if (loaded instanceof Error) return showError(loaded.code || "model_load_failed");
     render(flow.cameraReady(performance.now(), camera.label(), camera.width(), camera.height()));
     running = true;
-    let lastRgba = null;
     const step = async () => {
       if (!running) return;
       if (!camera.isLive()) { running = false; return render(flow.cameraFailed("camera_ended")); }
       if (camera.width() > 0) {
         const rgba = camera.grabFrame();
         const view = flow.checkFrame(checker, performance.now(), camera.width(), camera.height(), rgba);
-        if (view.bestFrame) lastRgba = { rgba, w: camera.width(), h: camera.height() };
         render(view);
-        if (view.screen === "upload") { running = false; return upload(lastRgba || { rgba, w: camera.width(), h: camera.height() }); }
+        if (view.screen === "upload") { running = false; return upload(); }
         if (view.screen === "error") { running = false; return; }
       }
       if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) $("video").requestVideoFrameCallback(() => step());
@@ -135,12 +136,16 @@ async function main() {
     step();
   }
 
-  async function upload(best) {
+  async function upload() {
     show("upload");
     camera.stop();
     const capturedAt = Date.now();
-    const envelope = checker.sealCapture(best.w, best.h, best.rgba, session.publicKey, session.project.id,
-      session.sessionId, capturedAt, flow.signalsJson());
+    let envelope;
+    try {
+      envelope = flow.seal(checker, session.publicKey, session.project.id, session.sessionId, capturedAt);
+    } catch (e) {
+      return showError(e.code || "seal_failed", false);
+    }
     try {
       const result = await uploadSealed(`${config.apiBase}/api/sessions/${session.sessionId}/upload`, envelope,
         newIdempotencyKey(), capturedAt, (p) => {
@@ -226,7 +231,8 @@ async function main() {
 
   $("start").addEventListener("click", async () => {
     try {
-      await api(`/api/sessions/${session.sessionId}/start`);
+      const started = await api(`/api/sessions/${session.sessionId}/start`);
+      flow.setChallenge(checker, started.challengeSeed || "");
     } catch (e) {
       return showError(e.code);
     }

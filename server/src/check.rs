@@ -1,7 +1,15 @@
 //! `liveform check IMAGE… [--policy FILE] [--json] [--models DIR]`: the on-device prechecks
 //! run natively on still images, printing the analysis and the verdict per image.
+//!
+//! `liveform check --video FILE.y4m | --frames FRAME… [--fps N] [--challenge SEED]
+//! [--policy FILE] [--json]`: the liveness pipeline over a frame sequence (times from the
+//! video's frame rate, or `--fps`, default 10, for stills), printing each liveness signal,
+//! the best frame's prechecks and the verdict. `SEED` is the hex challenge seed the session
+//! was issued (its Start answer); with it the challenge is verified and liveness is judged
+//! as Active.
 
 use liveform::frame::Frame;
+use liveform::liveness::judge_sequence;
 use liveform::model::ModelKind;
 use liveform::policy::{judge, Policy, Verdict};
 use liveform::vision::{analyze, Analysis, AnalyzeOptions, Models};
@@ -36,15 +44,36 @@ struct Report<'a> {
     error: Option<&'a liveform::Error>,
 }
 
+const USAGE: &str = "usage: liveform check IMAGE… [--policy FILE] [--json] [--models DIR]\n       \
+     liveform check --video FILE.y4m | --frames FRAME… [--fps N] [--challenge SEED] [--policy FILE] [--json]";
+
+/// Most frames read from a video (30 s at 30 fps).
+const MAX_VIDEO_FRAMES: usize = 900;
+
 pub fn run(args: &[String]) -> Result<bool, String> {
     let mut images = Vec::new();
     let mut policy = Policy::default();
     let mut json = false;
     let mut models = None;
+    let (mut video, mut frames_mode, mut fps, mut seed) = (None, false, 10.0f64, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
+            "--video" => video = Some(it.next().ok_or("--video needs a file")?.clone()),
+            "--frames" => frames_mode = true,
+            "--fps" => {
+                let v = it.next().ok_or("--fps needs a number")?;
+                fps = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && *f > 0.0 && *f <= 240.0)
+                    .ok_or_else(|| format!("--fps {v}: not a frame rate in (0, 240]"))?;
+            }
+            "--challenge" => {
+                let v = it.next().ok_or("--challenge needs a hex seed")?;
+                seed = Some(hex::decode(v).map_err(|_| format!("--challenge {v}: not hex"))?);
+            }
             "--policy" => {
                 let f = it.next().ok_or("--policy needs a file")?;
                 let text = std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?;
@@ -59,10 +88,36 @@ pub fn run(args: &[String]) -> Result<bool, String> {
             s => images.push(s.to_string()),
         }
     }
-    if images.is_empty() {
-        return Err("usage: liveform check IMAGE… [--policy FILE] [--json] [--models DIR]".into());
+    let sequence = video.is_some() || frames_mode || seed.is_some();
+    if (images.is_empty() && video.is_none()) || (video.is_some() && !images.is_empty()) {
+        return Err(USAGE.into());
     }
     let models = load_models(&models_dir(models))?;
+    if sequence {
+        let frames = match &video {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+                let v = liveform::y4m::decode(&bytes, MAX_VIDEO_FRAMES)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                let dt = 1000.0 / f64::from(v.fps);
+                v.frames
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| (i as f64 * dt, f))
+                    .collect::<Vec<_>>()
+            }
+            None => images
+                .iter()
+                .enumerate()
+                .map(|(i, path)| {
+                    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+                    let f = Frame::decode(&bytes).map_err(|e| format!("{path}: {e}"))?;
+                    Ok((i as f64 * 1000.0 / fps, f))
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+        };
+        return run_sequence(&models, &policy, &frames, seed.as_deref(), json);
+    }
     let mut all_passed = true;
     for path in &images {
         let result = std::fs::read(path)
@@ -143,4 +198,88 @@ fn print_human(path: &str, a: Option<&Analysis>, v: Option<&Verdict>, e: Option<
             }
         );
     }
+}
+
+/// The liveness pipeline over a sequence; prints the report; true when it passes.
+fn run_sequence(
+    models: &Models,
+    policy: &Policy,
+    frames: &[(f64, Frame)],
+    seed: Option<&[u8]>,
+    json: bool,
+) -> Result<bool, String> {
+    let views = frames
+        .iter()
+        .map(|(t, f)| Ok((*t, f.view()?)))
+        .collect::<Result<Vec<_>, liveform::Error>>()
+        .map_err(|e| e.to_string())?;
+    let report = judge_sequence(models, policy, &views, seed).map_err(|e| e.to_string())?;
+    let passed = report.verdict.as_ref().is_some_and(|v| v.passed) && report.liveness.passed;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
+        return Ok(passed);
+    }
+    let l = &report.liveness;
+    println!(
+        "frames: {}  with a face: {}  best frame: {}",
+        report.frames,
+        report.frames_with_face,
+        report.best_frame.map_or("none".into(), |i| i.to_string())
+    );
+    let opt = |v: Option<f32>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    let s = &l.signals;
+    println!(
+        "  passive {}  moire {}  glare {}  gamut {}",
+        opt(s.passive),
+        opt(s.moire),
+        opt(s.glare),
+        opt(s.gamut)
+    );
+    if let Some(p) = &s.planarity {
+        println!(
+            "  3-D: {:?}  score {:.1}  yaw range {:.1}°  pitch range {:.1}°  residual {:.4}  noise {:.4}  parallax {:.4}",
+            p.verdict, p.score, p.max_yaw_range_deg, p.max_pitch_range_deg, p.residual_norm, p.noise_norm, p.parallax_norm
+        );
+    }
+    if let Some(c) = &s.challenge {
+        let steps: Vec<_> = c.steps.iter().map(|s| s.code()).collect();
+        println!(
+            "  challenge [{}]: {}{}  ({} of {} steps, {:.0} ms)",
+            steps.join(", "),
+            if c.passed { "passed" } else { "failed" },
+            c.reason
+                .map_or(String::new(), |r| format!(" ({})", r.code())),
+            c.completed.len(),
+            c.steps.len(),
+            c.duration_ms
+        );
+    }
+    let reasons: Vec<_> = l.reasons.iter().map(|r| r.code()).collect();
+    println!(
+        "  liveness: {:.1} / {:.0} {}{}",
+        l.score,
+        l.threshold,
+        if l.passed { "PASS" } else { "FAIL" },
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        }
+    );
+    if let Some(v) = &report.verdict {
+        let reasons: Vec<_> = v.reasons.iter().map(|r| r.code()).collect();
+        println!(
+            "  verdict: {}{}",
+            if v.passed { "PASS" } else { "FAIL" },
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", reasons.join(", "))
+            }
+        );
+    }
+    Ok(passed)
 }

@@ -3,20 +3,25 @@
 //! 1:1 face match against the registered face. The device's claimed verdict plays no part.
 //! CPU work: call from a blocking thread.
 //!
-//! Liveness here is [`liveness::combine`] (configured by
-//! [`LivenessConfig::for_policy`]) over what the uploaded frame shows: the passive model's
-//! score and the screen/print cues (moiré, glare, gamut) on the face. The upload does not yet
-//! carry the multi-frame tracks (pose, landmarks) the challenge and the 3-D evidence are
-//! computed from, so a policy in Active liveness mode, which requires both, rejects every
-//! upload (`challenge_missing`) until it does.
+//! Liveness is [`liveness::assess`] (configured by [`LivenessConfig::for_policy`]): the
+//! passive model's score and the screen/print cues (moiré, glare, gamut) on the best frame's
+//! face; and, when the upload carries a liveness track, the 3-D evidence of its landmarks,
+//! the key frames' agreement with it (the mesh re-run here on their pixels), and — in Active
+//! mode — the challenge re-derived from the seed this server issued at Start and re-verified
+//! on the pose track. Active mode without a track fails (`challenge_missing`).
 
 use std::path::Path;
 
 use liveform::frame::{Frame, FrameView};
-use liveform::liveness::{self, cues, LivenessConfig, LivenessResult, LivenessSignals};
+use liveform::liveness::parallax::ParallaxConfig;
+use liveform::liveness::{
+    self, ChallengeConfig, ChallengeLimits, IssuedChallenge, KeyFrameLimits, LivenessConfig,
+    LivenessResult, LivenessTrack, SequenceInput,
+};
 use liveform::policy::{judge, LivenessMode, Policy, Reason, Scores, Verdict};
+use liveform::upload::EncodedFrame;
 use liveform::vision::descriptor::{self, Descriptor};
-use liveform::vision::{analyze, detect, AnalyzeOptions, FaceAnalysis, Models};
+use liveform::vision::{analyze, detect, AnalyzeOptions, Models};
 use liveform::webhook::AuthStatus;
 use serde::Serialize;
 
@@ -64,7 +69,19 @@ pub fn reference_descriptor(models: &Models, path: &Path) -> Result<Descriptor, 
     descriptor::describe(model, &view, face).map_err(|e| e.to_string())
 }
 
-/// Judges a selfie (JPEG or PNG bytes) under `policy` against `reference`.
+/// The multi-frame liveness evidence of an upload.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence<'a> {
+    /// The per-frame track recorded during the challenge.
+    pub track: Option<&'a LivenessTrack>,
+    /// The key frames that back the track.
+    pub key_frames: &'a [EncodedFrame],
+    /// The challenge seed this server issued for the session.
+    pub challenge_seed: Option<&'a [u8]>,
+}
+
+/// Judges a selfie (JPEG or PNG bytes) and its liveness evidence under `policy` against
+/// `reference`.
 ///
 /// A missing reference (no usable registered face) is a `measure_missing` rejection, never an
 /// approval.
@@ -72,15 +89,16 @@ pub fn decide(
     models: &Models,
     policy: &Policy,
     image: &[u8],
+    evidence: Evidence,
     reference: Option<&Descriptor>,
 ) -> Result<Decision, ApiError> {
     let frame = Frame::decode(image)?;
     let view = frame.view()?;
     let analysis = analyze(models, &view, &AnalyzeOptions::default())?;
-    let live = analysis
-        .face
-        .as_ref()
-        .map(|f| server_liveness(&view, f, policy));
+    let live = match &analysis.face {
+        Some(face) => Some(server_liveness(models, &view, face, policy, evidence)?),
+        None => None,
+    };
     let verdict = judge(policy, &analysis, live.as_ref().map(|l| l.score));
     let mut reasons = verdict.reasons.clone();
     let mut scores = verdict.scores;
@@ -118,42 +136,55 @@ pub fn decide(
     })
 }
 
-/// Liveness from the uploaded frame alone: the passive score and the cues on the face box.
-fn server_liveness(view: &FrameView, face: &FaceAnalysis, policy: &Policy) -> LivenessResult {
-    let bbox = &face.detection.bbox;
-    let (luma, w, h) = view.luma_region(bbox);
-    let (w, h) = (w as usize, h as usize);
-    // A cue that cannot be measured (e.g. a face box under 64 px for moiré) is left out.
-    let moire = cues::moire(&luma, w, h).ok().map(|m| m.moire_score);
-    let glare = cues::glare(&luma, w, h).ok().map(|g| g.glare_share);
-    let gamut = cues::gamut(&face_rgba(view, bbox), 4)
-        .ok()
-        .map(|g| g.chroma_spread);
-    let signals = LivenessSignals {
-        passive: face.passive_liveness,
-        moire,
-        glare,
-        gamut,
-        ..LivenessSignals::default()
+/// Liveness of the upload (see the module docs).
+fn server_liveness(
+    models: &Models,
+    view: &FrameView,
+    face: &liveform::vision::FaceAnalysis,
+    policy: &Policy,
+    evidence: Evidence,
+) -> Result<LivenessResult, ApiError> {
+    let active = policy.liveness_mode == LivenessMode::Active;
+    let empty = LivenessTrack::default();
+    let track = evidence.track.unwrap_or(&empty);
+    let (key_frames, texture) = if track.is_empty() {
+        (None, None)
+    } else {
+        // The neutral key frame first: it is the reference of the pixel parallax.
+        let mut frames = evidence
+            .key_frames
+            .iter()
+            .map(|k| Ok((k.at_ms as f64, Frame::decode(&k.jpeg)?)))
+            .collect::<Result<Vec<_>, liveform::Error>>()?;
+        frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let views = frames
+            .iter()
+            .map(|(t, f)| Ok((*t, f.view()?)))
+            .collect::<Result<Vec<_>, liveform::Error>>()?;
+        let check = liveness::check_key_frames(models, track, &views, &KeyFrameLimits::default())?;
+        let refs: Vec<(f64, &FrameView)> = views.iter().map(|(t, v)| (*t, v)).collect();
+        let texture = liveness::texture_evidence(track, &refs, &ParallaxConfig::default());
+        (Some(check), texture)
     };
-    let cfg = LivenessConfig::for_policy(
-        policy.liveness_threshold,
-        policy.liveness_mode == LivenessMode::Active,
-    );
-    liveness::combine(&signals, &cfg)
-}
-
-/// The RGBA pixels inside a box, row by row.
-fn face_rgba(view: &FrameView, bbox: &liveform::geometry::BBox) -> Vec<u8> {
-    let (x0, y0, x1, y1) = bbox.clamp_pixels(view.width(), view.height());
-    let stride = view.width() as usize * 4;
-    let rgba = view.rgba();
-    let mut out = Vec::with_capacity((x1 - x0) as usize * (y1 - y0) as usize * 4);
-    for y in y0 as usize..y1 as usize {
-        let row = y * stride;
-        if let Some(px) = rgba.get(row + x0 as usize * 4..row + x1 as usize * 4) {
-            out.extend_from_slice(px);
-        }
-    }
-    out
+    let (config, limits) = (ChallengeConfig::default(), ChallengeLimits::default());
+    let challenge = match (active, evidence.challenge_seed) {
+        (true, Some(seed)) if !track.is_empty() => Some(IssuedChallenge {
+            seed,
+            config: &config,
+            limits: &limits,
+        }),
+        _ => None,
+    };
+    let input = SequenceInput {
+        track,
+        challenge,
+        best_face: Some(face),
+        best_view: Some(view),
+        key_frames,
+        texture,
+    };
+    Ok(liveness::assess(
+        &input,
+        &LivenessConfig::for_policy(policy.liveness_threshold, active),
+    )?)
 }

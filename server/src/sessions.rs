@@ -40,9 +40,6 @@ pub struct SessionCreated {
     pub policy_hash: String,
     /// The project's HPKE public key (base64url `LFpk…`).
     pub public_key: String,
-    /// Hex of 32 random bytes: the seed of the active-liveness challenge (kept with the
-    /// session, so the server can re-derive the challenge it issued).
-    pub challenge_seed: String,
     /// Whether the project is in private mode (Start spends the token).
     pub private_mode: bool,
     /// After this (unix ms) the session no longer accepts an upload.
@@ -92,6 +89,8 @@ pub struct SessionRow {
     pub decided_at_ms: Option<u64>,
     /// The result, once decided.
     pub auth_id: Option<String>,
+    /// Hex of the active-liveness challenge seed issued with the session.
+    pub challenge_seed: String,
 }
 
 /// Reads a session row.
@@ -99,7 +98,7 @@ pub fn load_session(c: &Connection, id: &str) -> Result<Option<SessionRow>, ApiE
     let row = c
         .query_row(
             "SELECT id, project_id, sid, token_id, params_json, policy_json, created_at_ms,
-                    expires_at_ms, started_at_ms, decided_at_ms, auth_id
+                    expires_at_ms, started_at_ms, decided_at_ms, auth_id, challenge_seed
              FROM sessions WHERE id = ?1",
             [id],
             |r| {
@@ -115,6 +114,7 @@ pub fn load_session(c: &Connection, id: &str) -> Result<Option<SessionRow>, ApiE
                     r.get::<_, Option<i64>>(8)?,
                     r.get::<_, Option<i64>>(9)?,
                     r.get::<_, Option<String>>(10)?,
+                    r.get::<_, String>(11)?,
                 ))
             },
         )
@@ -131,6 +131,7 @@ pub fn load_session(c: &Connection, id: &str) -> Result<Option<SessionRow>, ApiE
         s_at,
         d_at,
         auth,
+        seed,
     )) = row
     else {
         return Ok(None);
@@ -151,6 +152,7 @@ pub fn load_session(c: &Connection, id: &str) -> Result<Option<SessionRow>, ApiE
         started_at_ms: s_at.map(from_sql_ms),
         decided_at_ms: d_at.map(from_sql_ms),
         auth_id: auth,
+        challenge_seed: seed,
     }))
 }
 
@@ -312,7 +314,6 @@ pub async fn create(
             policy,
             policy_hash: hex::encode(policy.hash()),
             public_key: project.public_key.to_base64(),
-            challenge_seed: seed_hex,
             private_mode,
             expires_at_ms,
             lang: params.lang,
@@ -327,6 +328,10 @@ pub async fn create(
 pub struct Started {
     /// The session.
     pub session_id: String,
+    /// Hex of 32 random bytes: the seed of the active-liveness challenge. Revealed only at
+    /// Start, so the order of the steps cannot be known before the session starts; kept with
+    /// the session so the upload is judged against the challenge that was issued.
+    pub challenge_seed: String,
     /// When Start was (first) pressed.
     pub started_at_ms: u64,
 }
@@ -368,14 +373,14 @@ pub async fn start(
     let now = now_ms();
     let st = state.clone();
     let id_out = session_id.clone();
-    let started_at_ms = state
+    let (started_at_ms, challenge_seed) = state
         .db
         .call(move |c| {
             let s = load_session(c, &session_id)?.ok_or_else(session_unknown)?;
             let project = st.project(&s.project_id);
             check_open(&s, project, now)?;
             if let Some(at) = s.started_at_ms {
-                return Ok(at);
+                return Ok((at, s.challenge_seed));
             }
             let project = project.ok_or(ParamsError::PidUnknown)?;
             if project.private_mode {
@@ -391,12 +396,13 @@ pub async fn start(
                 [&s.id],
                 |r| r.get(0),
             )?;
-            Ok(at.map_or(now, from_sql_ms))
+            Ok((at.map_or(now, from_sql_ms), s.challenge_seed))
         })
         .await?;
     state.events.changed(&id_out); // a desktop following a handoff shows "capturing"
     Ok(Json(Started {
         session_id: id_out,
+        challenge_seed,
         started_at_ms,
     }))
 }

@@ -33,7 +33,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::db::is_unique_violation;
-use crate::decide::{decide, reference_descriptor, Decision};
+use crate::decide::{decide, reference_descriptor, Decision, Evidence};
 use crate::error::{ApiError, ApiResult};
 use crate::results::{AuthResult, ScoreReport, Timeline};
 use crate::sessions::{check_open, load_session, SessionRow};
@@ -375,10 +375,11 @@ async fn process(
         .await
         .map_err(|e| ApiError::internal(format_args!("cpu semaphore: {e}")))?;
     let st = Arc::clone(state);
-    let (pid, sid_, policy) = (
+    let (pid, sid_, policy, challenge_seed) = (
         session.project_id.clone(),
         session.id.clone(),
         session.policy,
+        session.challenge_seed.clone(),
     );
     let body = body.clone();
     let (payload, decision) = tokio::task::spawn_blocking(move || {
@@ -388,10 +389,17 @@ async fn process(
         let context = SealContext::new(pid.as_str(), sid_.as_str(), captured_at_ms, policy.hash());
         let plaintext = envelope::open(&project.private_key, &context, &body)?;
         let payload = UploadPayload::from_slice(&plaintext)?;
+        let seed = hex::decode(&challenge_seed).ok();
+        let evidence = Evidence {
+            track: payload.liveness.as_ref(),
+            key_frames: &payload.key_frames,
+            challenge_seed: seed.as_deref(),
+        };
         let decision = decide(
             &st.models,
             &policy,
             &payload.best_frame.jpeg,
+            evidence,
             reference.as_deref(),
         )?;
         Ok::<(UploadPayload, Decision), ApiError>((payload, decision))

@@ -31,7 +31,8 @@ async fn create_session_happy_path() {
     assert_eq!(b["policy"]["face_match_threshold"], 98.0);
     assert_eq!(b["policy"]["liveness_threshold"], 70.0);
     assert!(b["publicKey"].as_str().unwrap().len() > 40);
-    assert_eq!(b["challengeSeed"].as_str().unwrap().len(), 64);
+    // The challenge seed is revealed only at Start.
+    assert!(b.get("challengeSeed").is_none(), "{b}");
     assert_eq!(b["privateMode"], false);
     assert_eq!(b["lang"], "ko");
     // The session is in the real database file with the parameters it was opened with.
@@ -64,6 +65,12 @@ async fn create_session_happy_path() {
     let s2 = srv.start(sid).await;
     assert_eq!((s1.status, s2.status), (200, 200));
     assert_eq!(s1.body["startedAtMs"], s2.body["startedAtMs"]);
+    let seed = s1.body["challengeSeed"].as_str().unwrap();
+    assert_eq!(seed.len(), 64);
+    assert_eq!(
+        s2.body["challengeSeed"], seed,
+        "a repeated Start gives the same seed"
+    );
     assert_eq!(srv.start("ses_nope").await.code(), "session_unknown");
 }
 

@@ -1,13 +1,30 @@
 //! The capture flow for the page: the pure [`CaptureMachine`] plus the checker, so one call
-//! per camera frame analyses it, judges it, advances the state and returns the view.
+//! per camera frame analyses it, judges it, advances the state and returns the view. The
+//! flow keeps the pixels it needs (the best frame, the challenge's key frames) and the
+//! liveness track itself, and seals them in one call: the page never handles a selfie.
 
-use crate::capture::{frame_score, is_virtual_camera_label, CaptureConfig, CaptureMachine};
-use crate::frame::FrameView;
-use crate::policy;
-use crate::upload::{CaptureSignals, FrameTiming, TrackSettings};
+use crate::capture::{frame_score, is_virtual_camera_label, CaptureConfig, CaptureMachine, Phase};
+use crate::error::{Error, ErrorCode};
+use crate::frame::{Frame, FrameView};
+use crate::liveness::{
+    challenge_from_seed, ChallengeConfig, ChallengeLimits, LivenessTrack, PoseSample,
+};
+use crate::policy::{self, LivenessMode};
+use crate::upload::{
+    CaptureSignals, ClaimedVerdict, EncodedFrame, FrameTiming, TrackSettings, UploadPayload,
+};
 use crate::vision::{self, AnalyzeOptions};
 use crate::web::{js_error, to_js, Checker};
 use wasm_bindgen::prelude::*;
+
+/// JPEG quality of the uploaded frames.
+const JPEG_QUALITY: u8 = 90;
+
+/// A kept frame and when it was seen (ms since the camera started).
+struct Kept {
+    frame: Frame,
+    at_ms: u64,
+}
 
 /// One capture session on the page.
 #[wasm_bindgen]
@@ -16,6 +33,12 @@ pub struct CaptureFlow {
     label: Option<String>,
     size: (u32, u32),
     analyzed: u32,
+    /// `performance.now()` when the camera became ready: the capture clock's origin.
+    t0_ms: f64,
+    best: Option<Kept>,
+    /// Slot 0: the challenge's neutral start; k + 1: the furthest point of step k.
+    key_frames: Vec<Option<Kept>>,
+    track: LivenessTrack,
 }
 
 #[wasm_bindgen]
@@ -28,7 +51,36 @@ impl CaptureFlow {
             label: None,
             size: (0, 0),
             analyzed: 0,
+            t0_ms: 0.0,
+            best: None,
+            key_frames: Vec::new(),
+            track: LivenessTrack::default(),
         }
+    }
+
+    /// Sets up the active-liveness challenge from the session's seed (hex, from the Start
+    /// answer) when the checker's policy asks for active liveness; otherwise does nothing.
+    /// Returns the step codes (e.g. `["turn_left","blink","turn_right"]`), empty without a
+    /// challenge.
+    #[wasm_bindgen(js_name = setChallenge)]
+    pub fn set_challenge(&mut self, checker: &Checker, seed_hex: &str) -> Result<JsValue, JsValue> {
+        if checker.policy.liveness_mode != LivenessMode::Active {
+            self.machine
+                .set_challenge(Vec::new(), ChallengeLimits::default());
+            return to_js(&Vec::<&str>::new());
+        }
+        let seed = hex::decode(seed_hex.trim()).map_err(|_| {
+            js_error(Error::new(
+                ErrorCode::BadInput,
+                "the challenge seed is not hex",
+            ))
+        })?;
+        let steps = challenge_from_seed(&seed, &ChallengeConfig::default()).map_err(js_error)?;
+        let codes: Vec<&str> = steps.iter().map(|s| s.code()).collect();
+        self.key_frames = (0..=steps.len()).map(|_| None).collect();
+        self.machine
+            .set_challenge(steps, ChallengeLimits::default());
+        to_js(&codes)
     }
 
     /// Start or Try again pressed.
@@ -48,6 +100,12 @@ impl CaptureFlow {
     ) -> Result<JsValue, JsValue> {
         self.label = Some(label);
         self.size = (width, height);
+        self.t0_ms = now_ms;
+        self.best = None;
+        self.track = LivenessTrack::default();
+        for k in &mut self.key_frames {
+            *k = None;
+        }
         self.machine.camera_ready(now_ms);
         self.view()
     }
@@ -59,8 +117,9 @@ impl CaptureFlow {
         self.view()
     }
 
-    /// Analyses and judges one RGBA frame, advances the capture, returns the view.
-    /// `view.bestFrame` says to keep this frame's pixels for the upload.
+    /// Analyses and judges one RGBA frame, advances the capture, returns the view
+    /// `{ screen, hint, attempt, maxAttempts, passing, bestFrame, keyFrame?, challengeStep?,
+    /// challengeSteps, error?, canRetry }`. The flow keeps the pixels it will upload.
     #[wasm_bindgen(js_name = checkFrame)]
     pub fn check_frame(
         &mut self,
@@ -72,15 +131,119 @@ impl CaptureFlow {
     ) -> Result<JsValue, JsValue> {
         let frame = FrameView::new(width, height, rgba).map_err(js_error)?;
         // Live guidance skips the heavier per-face classifiers only when they are not loaded.
-        let analysis = vision::analyze(&checker.models, &frame, &AnalyzeOptions::default())
-            .map_err(js_error)?;
+        // The mesh points feed the liveness track during the challenge.
+        let opts = AnalyzeOptions {
+            keep_landmarks: true,
+            ..AnalyzeOptions::default()
+        };
+        let analysis = vision::analyze(&checker.models, &frame, &opts).map_err(js_error)?;
         let verdict = policy::judge(&checker.policy, &analysis, None);
         let score = analysis.face.as_ref().map_or(f32::MIN, |f| {
             frame_score(f.quality.sharpness, f.quality.centre_offset)
         });
+        let pose = analysis.face.as_ref().map(|f| PoseSample {
+            t_ms: now_ms,
+            yaw: f.pose.yaw,
+            pitch: f.pose.pitch,
+            eye_openness_min: f.eye_openness[0].min(f.eye_openness[1]),
+        });
         self.analyzed += 1;
-        self.machine.frame(now_ms, &verdict, score);
-        self.view()
+        let was_challenge = matches!(self.machine.phase(), Phase::Challenge { .. });
+        self.machine.frame_with_pose(now_ms, &verdict, score, pose);
+        let view = self.machine.view();
+        let at_ms = (now_ms - self.t0_ms).max(0.0);
+        if view.key_frame == Some(0) {
+            self.track = LivenessTrack::default();
+        }
+        let in_challenge = matches!(self.machine.phase(), Phase::Challenge { .. });
+        if was_challenge || in_challenge {
+            if let Some(face) = &analysis.face {
+                self.track.record(at_ms, face);
+            }
+        }
+        if view.best_frame || view.key_frame.is_some() {
+            let kept = || -> Result<Kept, JsValue> {
+                Ok(Kept {
+                    frame: Frame::from_rgba(width, height, rgba.to_vec()).map_err(js_error)?,
+                    at_ms: at_ms.round() as u64,
+                })
+            };
+            if view.best_frame {
+                self.best = Some(kept()?);
+            }
+            if let Some(slot) = view
+                .key_frame
+                .and_then(|k| self.key_frames.get_mut(k as usize))
+            {
+                *slot = Some(kept()?);
+            }
+        }
+        to_js(&view)
+    }
+
+    /// Seals the capture for upload: the best frame, the challenge's key frames and liveness
+    /// track, the capture signals and the device's own verdict (a claim the backend never
+    /// trusts), with HPKE to the project's public key, bound to the project, session, capture
+    /// time (unix ms) and the checker's policy. Only after the view's screen is `upload`.
+    pub fn seal(
+        &self,
+        checker: &Checker,
+        public_key: &str,
+        project_id: &str,
+        session_id: &str,
+        captured_at_ms: f64,
+    ) -> Result<Vec<u8>, JsValue> {
+        use crate::envelope::{seal_with_os_rng, PublicKey, SealContext};
+        let bad = |m: &str| js_error(Error::new(ErrorCode::BadState, m));
+        if self.machine.phase() != &Phase::Captured {
+            return Err(bad("nothing captured yet"));
+        }
+        let best = self
+            .best
+            .as_ref()
+            .ok_or_else(|| bad("no best frame kept"))?;
+        let view = best.frame.view().map_err(js_error)?;
+        let analysis = vision::analyze(&checker.models, &view, &AnalyzeOptions::default())
+            .map_err(js_error)?;
+        let verdict = policy::judge(&checker.policy, &analysis, None);
+        let jpeg = best.frame.to_jpeg(JPEG_QUALITY).map_err(js_error)?;
+        let mut payload = UploadPayload::new(
+            EncodedFrame::new(jpeg, best.at_ms),
+            ClaimedVerdict::from(&verdict),
+        );
+        let steps = self.machine.challenge_steps();
+        for (slot, kept) in self.key_frames.iter().enumerate() {
+            let Some(k) = kept else { continue };
+            let label = match slot.checked_sub(1).and_then(|i| steps.get(i)) {
+                Some(step) => step.code(),
+                None => "neutral",
+            };
+            let jpeg = k.frame.to_jpeg(JPEG_QUALITY).map_err(js_error)?;
+            payload
+                .key_frames
+                .push(EncodedFrame::new(jpeg, k.at_ms).with_label(label));
+        }
+        if !self.track.is_empty() {
+            payload.liveness = Some(self.track.clone());
+        }
+        payload.signals = self.signals();
+        let plaintext = payload.to_vec().map_err(|e| js_error(e.into()))?;
+        let key: PublicKey = public_key
+            .parse()
+            .map_err(|e: crate::envelope::EnvelopeError| js_error(e.into()))?;
+        if !(captured_at_ms.is_finite() && captured_at_ms >= 0.0) {
+            return Err(js_error(Error::new(
+                ErrorCode::BadInput,
+                "capturedAtMs must be a non-negative time in ms",
+            )));
+        }
+        let ctx = SealContext::new(
+            project_id,
+            session_id,
+            captured_at_ms as u64,
+            checker.policy.hash(),
+        );
+        seal_with_os_rng(&key, &ctx, &plaintext).map_err(|e| js_error(e.into()))
     }
 
     /// The tab was hidden.
@@ -109,8 +272,20 @@ impl CaptureFlow {
     /// The capture signals for the upload, as JSON text.
     #[wasm_bindgen(js_name = signalsJson)]
     pub fn signals_json(&self) -> String {
+        serde_json::to_string(&self.signals()).unwrap_or_default()
+    }
+
+    /// Whether the camera's label names a known virtual camera.
+    #[wasm_bindgen(js_name = virtualCameraLabel)]
+    pub fn virtual_camera_label(&self) -> bool {
+        self.label.as_deref().is_some_and(is_virtual_camera_label)
+    }
+}
+
+impl CaptureFlow {
+    fn signals(&self) -> CaptureSignals {
         let t = self.machine.timing();
-        let signals = CaptureSignals {
+        CaptureSignals {
             camera_label: self.label.clone(),
             track: Some(TrackSettings {
                 width: Some(self.size.0),
@@ -124,14 +299,7 @@ impl CaptureFlow {
                 mean_interval_ms: t.mean_interval_ms,
                 max_interval_ms: t.max_interval_ms,
             }),
-        };
-        serde_json::to_string(&signals).unwrap_or_default()
-    }
-
-    /// Whether the camera's label names a known virtual camera.
-    #[wasm_bindgen(js_name = virtualCameraLabel)]
-    pub fn virtual_camera_label(&self) -> bool {
-        self.label.as_deref().is_some_and(is_virtual_camera_label)
+        }
     }
 }
 

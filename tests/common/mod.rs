@@ -9,6 +9,8 @@ use liveform::vision::Models;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub mod scenes;
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
