@@ -304,7 +304,7 @@ pub async fn claim(
     handoff::validate_ticket_id(&req.ticket)?;
     let now = now_ms();
     let st = Arc::clone(&state);
-    let (session, seed) = state
+    let session = state
         .db
         .call(move |c| {
             let ticket = load_ticket(c, &req.ticket)?.ok_or_else(|| {
@@ -337,26 +337,19 @@ pub async fn claim(
                 }
                 Err(e) => return Err(e.into()),
             }
-            let seed: String = c.query_row(
-                "SELECT challenge_seed FROM sessions WHERE id = ?1",
-                [&s.id],
-                |r| r.get(0),
-            )?;
-            Ok((s, seed))
+            Ok(s)
         })
         .await?;
     state.events.changed(&session.id);
     let project = state
         .project(&session.project_id)
         .ok_or(ParamsError::PidUnknown)?;
-    Ok(Json(session_created(project, &session, seed)))
+    Ok(Json(session_created(project, &session)))
 }
 
-fn session_created(
-    project: &crate::state::Project,
-    s: &SessionRow,
-    challenge_seed: String,
-) -> SessionCreated {
+/// The phone's copy of the session, as `POST /api/sessions` gave it to the desktop (the
+/// challenge seed is revealed by Start, as in a direct capture).
+fn session_created(project: &crate::state::Project, s: &SessionRow) -> SessionCreated {
     SessionCreated {
         session_id: s.id.clone(),
         project: ProjectView {
@@ -367,7 +360,6 @@ fn session_created(
         policy: s.policy,
         policy_hash: hex::encode(s.policy.hash()),
         public_key: project.public_key.to_base64(),
-        challenge_seed,
         private_mode: project.private_mode,
         expires_at_ms: s.expires_at_ms,
         lang: s.params.lang.clone(),

@@ -88,13 +88,7 @@ async fn a_ticket_is_random_short_lived_and_claimed_once() {
     // The phone claims: it gets the desktop's session, as a direct capture would.
     let c = claim(&srv, &ticket).await;
     assert_eq!(c.status, 200, "{}", c.text);
-    for key in [
-        "sessionId",
-        "publicKey",
-        "policyHash",
-        "challengeSeed",
-        "expiresAtMs",
-    ] {
+    for key in ["sessionId", "publicKey", "policyHash", "expiresAtMs"] {
         assert_eq!(c.body[key], s[key], "{key}");
     }
     assert_eq!(c.body["project"]["id"], "p1");
@@ -174,7 +168,6 @@ async fn the_link_carries_only_the_ticket() {
         let secrets = [
             s["sessionId"].as_str().unwrap(),
             s["publicKey"].as_str().unwrap(),
-            s["challengeSeed"].as_str().unwrap(),
             "tok_secret_1",
             "sub_ok",
             "u-1",
