@@ -239,3 +239,37 @@ async fn device_facts_and_placement_in_the_browser() {
     let code = js_sys::Reflect::get(&err, &"code".into()).unwrap();
     assert_eq!(code.as_string().as_deref(), Some("bad_handoff_mode"));
 }
+
+/// A track that ends from outside (unplugged, revoked, taken by the OS) is seen as not live,
+/// and the capture flow turns it into the `camera_ended` error screen with a retry.
+#[wasm_bindgen_test]
+async fn a_camera_track_ended_from_outside_ends_the_attempt_with_a_retry() {
+    use liveform::web::flow::CaptureFlow;
+    let document = web_sys::window().unwrap().document().unwrap();
+    let video: web_sys::HtmlVideoElement =
+        document.create_element("video").unwrap().unchecked_into();
+    let camera = Camera::start(video.clone(), None)
+        .await
+        .expect("fake camera starts");
+    let mut flow = CaptureFlow::new();
+    flow.start().unwrap();
+    flow.camera_ready(0.0, camera.label(), 640, 480).unwrap();
+    assert!(camera.is_live());
+    // End the track the way the browser does when the device goes away: not via stop().
+    let stream: web_sys::MediaStream = video.src_object().unwrap().unchecked_into();
+    for t in stream.get_video_tracks().iter() {
+        t.unchecked_into::<web_sys::MediaStreamTrack>().stop();
+    }
+    assert!(!camera.is_live(), "an ended track is not live");
+    let view: Value =
+        serde_wasm_bindgen::from_value(flow.camera_failed("camera_ended").unwrap()).unwrap();
+    assert_eq!(view["screen"], "error");
+    assert_eq!(view["error"], "camera_ended");
+    assert_eq!(view["canRetry"], true, "{view}");
+    // The retry asks for the camera again without using up an attempt.
+    let view: Value = serde_wasm_bindgen::from_value(flow.start().unwrap()).unwrap();
+    assert_eq!(
+        (view["screen"].as_str(), view["attempt"].as_u64()),
+        (Some("capture"), Some(1))
+    );
+}

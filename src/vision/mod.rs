@@ -183,6 +183,7 @@ fn analyze_face(
             c.mask_probability =
                 occlusion::mask_probability(mask, frame, &crop(occlusion::FACE_CROP_SCALE, 224))?;
             c.palm_score = occlusion::palm_over_face(palm, frame, &d.bbox)?;
+            c.mesh_presence = mesh.presence;
             occ = Some(occlusion::score(&c));
             cues = Some(c);
         }

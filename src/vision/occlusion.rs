@@ -60,6 +60,9 @@ pub struct OcclusionCues {
     pub forehead_chroma: f32,
     /// Forehead's luma over the cheeks' luma.
     pub forehead_luma_ratio: f32,
+    /// The face mesh's presence probability, 0..1 (a hand over the face lowers it).
+    #[serde(default)]
+    pub mesh_presence: f32,
 }
 
 /// Mean colour statistics of a patch.
@@ -203,6 +206,7 @@ pub fn region_cues(frame: &FrameView, mesh: &FaceMesh) -> OcclusionCues {
         eye_texture,
         forehead_chroma: forehead.chroma_dist(&cheeks),
         forehead_luma_ratio: forehead.luma / cheek_l,
+        mesh_presence: 0.0,
     }
 }
 
@@ -229,8 +233,16 @@ pub fn score(c: &OcclusionCues) -> Occlusion {
     } else {
         0.0
     };
-    // Palm scores on faces without a hand stay under 0.2 on the photos measured here.
-    let hand = ramp(c.palm_score, 0.25, 0.45).max(hand_from_colour);
+    // The palm detector scores a bare chin and mouth up to 0.5 (Grace Hopper's photo
+    // re-framed as a selfie: 0.48-0.50), so on a clearly seen face palms count from
+    // MediaPipe's own palm threshold of 0.5 up; when the mesh itself is unsure of the face
+    // (presence < 0.5, as under a hand) a mid score (0.25-0.45) corroborates it.
+    let palm = if c.mesh_presence < 0.5 {
+        ramp(c.palm_score, 0.25, 0.45)
+    } else {
+        ramp(c.palm_score, 0.5, 0.75)
+    };
+    let hand = palm.max(hand_from_colour);
     // Sunglasses: eyes far darker than the cheeks and flat (open eyes show bright sclera).
     let eyes =
         ramp(0.55 - c.eye_luma_ratio, 0.0, 0.25).min(ramp(30.0 - c.eye_texture, 0.0, 15.0) + 50.0);

@@ -11,8 +11,14 @@ use std::sync::OnceLock;
 
 pub mod scenes;
 
+/// The repository root (these helpers are also used by the server's tests).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if manifest.join("models").is_dir() {
+        manifest
+    } else {
+        manifest.join("..")
+    }
 }
 
 pub fn photo(name: &str) -> Frame {
