@@ -3,7 +3,8 @@
 //! When the desktop has no usable camera, the backend mints a [`HandoffTicket`] for the
 //! desktop's session. The desktop shows [`qr_svg`] of [`handoff_link`]; the phone opens the
 //! link, the server [`claim`](HandoffTicket::claim)s the ticket and the phone continues the
-//! same session. The desktop learns the result by polling or server-sent events.
+//! same session. The desktop follows the phone through server-sent events (see the
+//! server's `handoff` module for why SSE rather than polling).
 //!
 //! # Rules
 //!
@@ -25,6 +26,12 @@
 //!   quiet zone, drawn as an SVG with only a `viewBox` (no pixel width or height), so it scales
 //!   crisply to whatever size CSS gives it; `shape-rendering="crispEdges"` avoids
 //!   anti-aliased seams between modules.
+//!
+//! [`device`] decides whether a device captures itself or hands off; [`desk`] is the
+//! desktop's state machine while a phone does the capture.
+
+pub mod desk;
+pub mod device;
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -288,6 +295,10 @@ pub enum HandoffError {
     },
     /// The QR encoder refused the data. Code `qr_encode_failed`.
     QrEncode,
+    /// An event from the server's handoff stream is malformed. Code `bad_handoff_event`.
+    BadEvent,
+    /// A handoff mode other than `off`, `auto`, `always`. Code `bad_handoff_mode`.
+    BadMode,
 }
 
 impl HandoffError {
@@ -304,6 +315,8 @@ impl HandoffError {
             HandoffError::BadBaseUrl => "bad_handoff_base_url",
             HandoffError::LinkTooLong { .. } => "handoff_link_too_long",
             HandoffError::QrEncode => "qr_encode_failed",
+            HandoffError::BadEvent => "bad_handoff_event",
+            HandoffError::BadMode => "bad_handoff_mode",
         }
     }
 
@@ -340,6 +353,8 @@ impl fmt::Display for HandoffError {
             }
             HandoffError::LinkTooLong { len, max } => write!(f, "the handoff link is {len} bytes, more than {max}"),
             HandoffError::QrEncode => f.write_str("the link could not be encoded as a QR code"),
+            HandoffError::BadEvent => f.write_str("the handoff progress event is malformed"),
+            HandoffError::BadMode => f.write_str("the handoff mode must be off, auto or always"),
         }
     }
 }
@@ -667,6 +682,16 @@ mod tests {
             (
                 HandoffError::QrEncode,
                 "qr_encode_failed",
+                ErrorCode::BadInput,
+            ),
+            (
+                HandoffError::BadEvent,
+                "bad_handoff_event",
+                ErrorCode::BadInput,
+            ),
+            (
+                HandoffError::BadMode,
+                "bad_handoff_mode",
                 ErrorCode::BadInput,
             ),
         ];

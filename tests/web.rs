@@ -1,6 +1,8 @@
 //! Browser tests (wasm-bindgen-test in headless Chromium, run by scripts/test.sh):
 //! - the prechecks through the wasm-bindgen exports give the native verdict and scores;
-//! - the fake camera opens through getUserMedia, gives real frames, and stops.
+//! - the fake camera opens through getUserMedia, gives real frames, and stops;
+//! - the handoff QR code, drawn by the browser at several sizes and read back from the
+//!   canvas pixels, decodes (rqrr) to the exact link; device facts and placement.
 //!
 //! The native reference is written by `tests/prechecks.rs` (run the native tests first).
 #![cfg(target_arch = "wasm32")]
@@ -145,6 +147,97 @@ async fn fake_camera_streams_real_frames_and_stops() {
     assert!(camera.is_live());
     camera.stop();
     assert!(!camera.is_live(), "stop() releases every track");
+}
+
+/// Rasterises an SVG document the way the page shows it (an `<img>`), drawn onto a
+/// `size`×`size` canvas; returns the canvas's pixels as luma.
+async fn rasterise_svg(svg: &str, size: u32) -> Vec<u8> {
+    use base64::Engine as _;
+    let document = web_sys::window().unwrap().document().unwrap();
+    let img: web_sys::HtmlImageElement = document.create_element("img").unwrap().unchecked_into();
+    img.set_src(&format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ));
+    JsFuture::from(img.decode()).await.expect("the SVG loads");
+    let canvas: web_sys::HtmlCanvasElement =
+        document.create_element("canvas").unwrap().unchecked_into();
+    canvas.set_width(size);
+    canvas.set_height(size);
+    let ctx: web_sys::CanvasRenderingContext2d =
+        canvas.get_context("2d").unwrap().unwrap().unchecked_into();
+    let s = f64::from(size);
+    ctx.draw_image_with_html_image_element_and_dw_and_dh(&img, 0.0, 0.0, s, s)
+        .unwrap();
+    let rgba = ctx.get_image_data(0.0, 0.0, s, s).unwrap().data();
+    rgba.chunks_exact(4)
+        .map(|p| {
+            ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn the_qr_code_drawn_by_the_browser_decodes_to_the_exact_link() {
+    use liveform::handoff::{handoff_link, HandoffTicket};
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).unwrap();
+    let ticket = HandoffTicket::with_default_ttl(&random, "ses_browser", 0).unwrap();
+    let links = [
+        handoff_link("https://verify.example.com/liveform", &ticket.id).unwrap(),
+        handoff_link("http://127.0.0.1:8080", &ticket.id).unwrap(),
+    ];
+    for link in &links {
+        // The export the page calls.
+        let svg = liveform::web::handoff::qr_svg(link).expect("qrSvg");
+        // 41 modules (version 4 with the quiet zone) at ~3.7, ~7.3 and ~12.6 px per module:
+        // none a whole number, so the browser must place module edges between pixels.
+        // (The page shows the code at 280 CSS px or 72vw, at least ~6.8 px per module.)
+        for size in [150u32, 300, 517] {
+            let luma = rasterise_svg(&svg, size).await;
+            let n = size as usize;
+            // Crisp: the modules are drawn as pure black and white, no grey seams.
+            let grey = luma.iter().filter(|&&v| v > 16 && v < 240).count();
+            assert!(grey * 100 <= luma.len(), "{size}px: {grey} grey pixels");
+            let mut img = rqrr::PreparedImage::prepare_from_greyscale(n, n, |x, y| luma[y * n + x]);
+            let grids = img.detect_grids();
+            assert_eq!(grids.len(), 1, "{size}px: one QR code found");
+            let (_meta, content) = grids[0].decode().expect("decodes");
+            assert_eq!(&content, link, "{size}px");
+        }
+    }
+    // Bad input is a typed error, not a panic.
+    let err = liveform::web::handoff::qr_svg(&"h".repeat(600)).unwrap_err();
+    let code = js_sys::Reflect::get(&err, &"code".into()).unwrap();
+    assert_eq!(code.as_string().as_deref(), Some("handoff_link_too_long"));
+}
+
+#[wasm_bindgen_test]
+async fn device_facts_and_placement_in_the_browser() {
+    use liveform::handoff::device::{placement, HandoffMode, Placement};
+    use liveform::web::handoff::{gather_device_facts, handoff_placement};
+    let facts = gather_device_facts().await;
+    // The test browser has Chromium's fake camera and no touch screen.
+    assert_eq!(facts.has_camera, Some(true), "{facts:?}");
+    assert_eq!(facts.max_touch_points, 0, "{facts:?}");
+    assert!(!facts.opened_from_handoff);
+    let js = liveform::web::handoff::detect_device().await.unwrap();
+    let round: liveform::handoff::device::DeviceFacts =
+        serde_wasm_bindgen::from_value(js.clone()).unwrap();
+    assert_eq!(round, facts);
+    for mode in ["off", "auto", "always"] {
+        let got = handoff_placement(mode, js.clone()).unwrap();
+        let want = placement(HandoffMode::parse(mode).unwrap(), &facts);
+        assert_eq!(got, want.as_str());
+    }
+    assert_eq!(
+        handoff_placement("auto", js.clone()).unwrap(),
+        Placement::OfferHandoff.as_str(),
+        "a desktop with a camera is offered the phone"
+    );
+    let err = handoff_placement("sometimes", js).unwrap_err();
+    let code = js_sys::Reflect::get(&err, &"code".into()).unwrap();
+    assert_eq!(code.as_string().as_deref(), Some("bad_handoff_mode"));
 }
 
 /// A track that ends from outside (unplugged, revoked, taken by the OS) is seen as not live,

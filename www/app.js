@@ -2,6 +2,7 @@
 // when a frame is good enough, attempts, sealing, retries) is made in Rust; this file moves
 // data between the browser and the module and shows screens.
 import init, { Checker, Camera, CaptureFlow, modelFiles, uploadSealed, newIdempotencyKey } from "./pkg/liveform.js";
+import { HandoffDesk, detectDevice, handoffPlacement, handoffTicketFromQuery } from "./pkg/liveform.js";
 import { chooseLanguage, translator } from "./i18n.js";
 
 const params = new URLSearchParams(location.search);
@@ -10,6 +11,9 @@ const t = translator(lang);
 document.documentElement.lang = lang;
 const $ = (id) => document.getElementById(id);
 const config = { apiBase: params.get("api") || "", assetBase: "" };
+
+// Set on a phone that opened a handoff link: tells the desktop when the phone gives up.
+let reportPhoneFailure = null;
 
 function show(name) {
   for (const s of document.querySelectorAll(".screen")) s.hidden = s.dataset.screen !== name;
@@ -65,6 +69,7 @@ function render(view) {
     $("attempt").textContent = t("attempt", { n: view.attempt, max: view.maxAttempts });
     document.querySelector(".oval").classList.toggle("ok", !!view.passing);
   }
+  if (view.screen === "error" && !view.canRetry) reportPhoneFailure?.(view.error);
   if (view.screen === "error") showError(view.error, view.canRetry);
   else if (document.querySelector(`.screen[data-screen="${view.screen}"]`)?.hidden) show(view.screen);
 }
@@ -74,10 +79,17 @@ async function main() {
   show("loading");
   await init();
   let session;
+  // A phone that opened a handoff link claims the desktop's session instead of opening one.
+  const phone = params.has("handoff");
   try {
-    session = await api("/api/sessions", { query: location.search });
+    session = phone
+      ? await api("/api/handoff/claim", { ticket: handoffTicketFromQuery(location.search) })
+      : await api("/api/sessions", { query: location.search });
   } catch (e) {
-    return showError(e.code);
+    return phone ? showHandoffRefused(e.code || "unknown") : showError(e.code);
+  }
+  if (phone) {
+    reportPhoneFailure = (code) => api(`/api/sessions/${session.sessionId}/handoff/failed`, { code }).catch(() => {});
   }
   $("project-name").textContent = session.project.name;
   const logo = $("logo");
@@ -88,7 +100,11 @@ async function main() {
   if (checker.policyHash() !== session.policyHash) return showError("policy_mismatch");
   const modelsReady = loadModels(checker).catch((e) => e);
   const flow = new CaptureFlow();
-  show("start");
+  let stopHandoff = () => {};
+  const placement = handoffPlacement(session.handoff || "off", await detectDevice());
+  $("use-phone").hidden = placement !== "offer_handoff";
+  if (placement === "handoff_only") startHandoff(false);
+  else show("start");
 
   let camera = null;
   let running = false;
@@ -139,6 +155,7 @@ async function main() {
       showResult(result);
     } catch (e) {
       showError(e.code || "upload_failed", false);
+      reportPhoneFailure?.(e.code || "upload_failed");
     }
   }
 
@@ -149,8 +166,68 @@ async function main() {
     $("result-text").textContent = t(approved ? "result_approved_text" : "result_rejected_text");
     const go = $("continue");
     if (result.returnUrl) { go.href = result.returnUrl; go.hidden = false; }
+    // The phone of a handoff: the desktop continues (with the return URL); this one is done.
+    if (phone) { go.hidden = true; $("result-phone").hidden = false; }
     show("result");
   }
+
+  // The desktop while a phone takes the selfie: HandoffDesk (Rust) decides, this renders it
+  // and does the I/O it asks for (mint a ticket, follow the server-sent events).
+  function startHandoff(allowLocal) {
+    stopHandoff();
+    const desk = new HandoffDesk(allowLocal);
+    const events = new EventSource(`${config.apiBase}/api/sessions/${session.sessionId}/handoff/events`);
+    const timer = setInterval(() => renderHandoff(desk.tick(performance.now())), 1000);
+    stopHandoff = () => { events.close(); clearInterval(timer); };
+    events.onmessage = (e) => {
+      try { renderHandoff(desk.serverEvent(performance.now(), e.data)); } catch { /* malformed: ignored */ }
+    };
+    events.onerror = () => {
+      if (events.readyState === EventSource.CLOSED) renderHandoff(desk.eventsClosed(performance.now()));
+    };
+    const mint = async () => {
+      try {
+        const r = await api(`/api/sessions/${session.sessionId}/handoff`);
+        renderHandoff(desk.ticketIssued(performance.now(), r.link, r.expiresInMs));
+      } catch (e) {
+        renderHandoff(desk.ticketFailed(performance.now(), e.code || "unknown"));
+      }
+    };
+    function renderHandoff(v) {
+      if (v.action === "mint") mint();
+      if (v.action === "close_events" || v.action === "use_local" || v.action === "restart") stopHandoff();
+      if (v.action === "restart") return location.reload();
+      if (v.screen === "result") return showResult(v.result);
+      if (v.screen === "start") return show("start");
+      if ($("handoff-link").textContent !== (v.link || "")) {
+        $("handoff-link").textContent = v.link || "";
+        $("handoff-qr").src = v.qrSvg ? `data:image/svg+xml;charset=utf-8,${encodeURIComponent(v.qrSvg)}` : "";
+        $("handoff-copied").textContent = "";
+      }
+      $("handoff-qr").hidden = $("handoff-link-box").hidden = $("handoff-intro").hidden = !v.link;
+      const status = $("handoff-status");
+      if (status.dataset.state !== v.state) { status.dataset.state = v.state; status.textContent = t(`handoff_state.${v.state}`); }
+      $("handoff-error").textContent = v.error ? errorMessage(v.error, "error.unknown") : "";
+      $("screen-handoff").dataset.state = v.state;
+      $("handoff-restart").hidden = !v.canRestart;
+      $("handoff-local").hidden = !v.allowLocal;
+      if ($("screen-handoff").hidden) show("handoff");
+    }
+    $("handoff-restart").onclick = () => renderHandoff(desk.startAgain());
+    $("handoff-local").onclick = () => renderHandoff(desk.useThisDevice());
+    renderHandoff(desk.begin(performance.now()));
+  }
+  $("use-phone").addEventListener("click", () => startHandoff(true));
+  $("handoff-qr").alt = t("handoff_qr_alt");
+  $("handoff-copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText($("handoff-link").textContent);
+      $("handoff-copied").textContent = t("handoff_copied");
+    } catch {
+      getSelection().selectAllChildren($("handoff-link"));
+      $("handoff-copied").textContent = t("handoff_copy_failed");
+    }
+  });
 
   $("start").addEventListener("click", async () => {
     try {
@@ -167,6 +244,19 @@ async function main() {
     if (!running) return;
     render(document.hidden ? flow.hidden(performance.now()) : flow.visible(performance.now()));
   });
+}
+
+/** The message of an error code, or of `fallback` when the catalogue has none. */
+function errorMessage(code, fallback) {
+  const key = `error.${code}`;
+  return t(key) !== key ? t(key) : t(fallback);
+}
+
+/** A phone's handoff link was refused (used, expired, unknown, damaged). */
+function showHandoffRefused(code) {
+  $("handoff-refused-code").textContent = code;
+  $("handoff-refused-text").textContent = errorMessage(code, "error.handoff_unknown");
+  show("handoff-refused");
 }
 
 main().catch((e) => showError(e.code || "unknown"));

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::db::Db;
 use crate::state::{build_state, SharedState, StaticDirs};
-use crate::{outbox, results, sessions, static_files, tokens_api, upload};
+use crate::{handoff, outbox, results, sessions, static_files, tokens_api, upload};
 
 /// Largest token registration body: 100 000 IDs of up to 128 bytes, quoted, plus slack.
 const MAX_TOKEN_BODY: usize = 16 * 1024 * 1024;
@@ -56,6 +56,16 @@ pub fn router(state: SharedState) -> Router {
             delete(tokens_api::delete_one),
         )
         .route("/api/results/{auth_id}", get(results::get))
+        .route("/api/sessions/{id}/handoff", post(handoff::mint))
+        .route("/api/sessions/{id}/handoff/events", get(handoff::events))
+        .route(
+            "/api/sessions/{id}/handoff/failed",
+            post(handoff::failed).layer(DefaultBodyLimit::max(MAX_JSON_BODY)),
+        )
+        .route(
+            "/api/handoff/claim",
+            post(handoff::claim).layer(DefaultBodyLimit::max(MAX_JSON_BODY)),
+        )
         .route("/api/health", get(|| async { "ok\n" }))
         .fallback(static_files::fallback)
         .layer(axum::middleware::from_fn(static_files::security_headers))
@@ -147,9 +157,12 @@ pub async fn start(options: ServerOptions, models: Arc<Models>) -> Result<Runnin
     let (tx, rx) = watch::channel(false);
     let app = router(Arc::clone(&state));
     let mut http_rx = rx.clone();
+    let hub_state = Arc::clone(&state);
     let http = tokio::spawn(async move {
         let stop = async move {
             let _ = http_rx.wait_for(|v| *v).await;
+            // Open event streams would hold the graceful shutdown forever.
+            hub_state.events.close();
         };
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)

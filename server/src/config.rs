@@ -11,6 +11,7 @@
 //!     "encryptionOnly": false, "queryKey": "<64 hex digits or base64>", "legacyEcb": false,
 //!     "webhook": {"url": "https://example.com/hook", "secret": "at least 16 bytes"},
 //!     "apiKey": "…", "hpkePrivateKey": null,
+//!     "handoff": {"mode": "auto", "ticketTtlMs": 300000, "baseUrl": "https://verify.example.com/"},
 //!     "submissions": [{"sid": "sub_1", "status": "approved", "referenceImage": "faces/sub_1.png"}]
 //!   }],
 //!   "sessionTtlMs": 1800000,
@@ -25,6 +26,7 @@
 
 use std::path::{Path, PathBuf};
 
+use liveform::handoff::device::HandoffMode;
 use liveform::tokens::TokenExpiry;
 use liveform::webhook::RetryPolicy;
 use serde::{Deserialize, Serialize};
@@ -121,6 +123,33 @@ pub struct ProjectConfig {
     /// The eKYC submissions this project may compare against.
     #[serde(default)]
     pub submissions: Vec<SubmissionConfig>,
+    /// Desktop → phone handoff.
+    #[serde(default)]
+    pub handoff: HandoffSettings,
+}
+
+/// A project's desktop → phone handoff settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct HandoffSettings {
+    /// `off`, `auto` (desktops without a camera hand off, others are offered it) or
+    /// `always` (every desktop hands off; phones still capture directly).
+    pub mode: HandoffMode,
+    /// How long a handoff ticket (the QR code) stays claimable, in ms: 1 to 1 800 000.
+    pub ticket_ttl_ms: u64,
+    /// Where the page lives, as the phone reaches it (`http(s)://host[/path]`). Without it
+    /// the link is built on the `Origin` of the desktop's request, i.e. the page is at `/`.
+    pub base_url: Option<String>,
+}
+
+impl Default for HandoffSettings {
+    fn default() -> Self {
+        HandoffSettings {
+            mode: HandoffMode::Auto,
+            ticket_ttl_ms: liveform::handoff::DEFAULT_TTL_MS,
+            base_url: None,
+        }
+    }
 }
 
 fn default_expiry() -> TokenExpiry {
@@ -243,6 +272,7 @@ impl Config {
                     status: SubmissionStatus::Approved,
                     reference_image: Some(repo.join("tests/data/astronaut.png")),
                 }],
+                handoff: HandoffSettings::default(),
             }],
             session_ttl_ms: DEFAULT_SESSION_TTL_MS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
@@ -294,6 +324,12 @@ mod tests {
             crate::state::build_state(&c, db, models, crate::state::StaticDirs::default()).unwrap();
         let bank = state.project("bank").unwrap();
         assert!(bank.private_mode && bank.encryption_only && bank.webhook.is_some());
+        assert_eq!(bank.handoff.mode, HandoffMode::Always);
+        assert_eq!(bank.handoff.ticket_ttl_ms, 180_000);
+        assert_eq!(
+            state.project("demo").unwrap().handoff,
+            HandoffSettings::default()
+        );
         drop(state);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -331,6 +367,14 @@ mod tests {
         let mut c = Config::demo();
         c.projects[0].id = "bad id".into();
         assert!(!build(&c).is_empty());
+        let mut c = Config::demo();
+        c.projects[0].handoff.ticket_ttl_ms = 0;
+        assert!(build(&c).contains("handoff: ticketTtlMs"), "{}", build(&c));
+        c.projects[0].handoff.ticket_ttl_ms = liveform::handoff::MAX_TTL_MS + 1;
+        assert!(build(&c).contains("handoff: ticketTtlMs"));
+        let mut c = Config::demo();
+        c.projects[0].handoff.base_url = Some("https://x.example/?pid=demo".into());
+        assert!(build(&c).contains("handoff: baseUrl"), "{}", build(&c));
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -115,6 +115,20 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
     delivered_at_ms    INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON webhook_outbox (state, next_attempt_at_ms);
+-- Desktop → phone handoff tickets. The ticket is a bearer secret, so only its sha256 is kept.
+-- A claim is a conditional UPDATE (claimed_at_ms IS NULL AND not expired); the partial unique
+-- index allows one claimed ticket per session, so no two phones share a session.
+CREATE TABLE IF NOT EXISTS handoff_tickets (
+    id_hash       TEXT PRIMARY KEY,
+    session_id    TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    claimed_at_ms INTEGER,
+    failed_code   TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS handoff_by_session ON handoff_tickets (session_id);
+CREATE UNIQUE INDEX IF NOT EXISTS handoff_one_claim ON handoff_tickets (session_id)
+    WHERE claimed_at_ms IS NOT NULL;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 "#;
 

@@ -10,6 +10,10 @@
 //! | `POST /api/sessions/{id}/upload` | the sealed selfie → `{authId, status, returnUrl}` |
 //! | `POST/GET/DELETE /api/projects/{pid}/tokens[/{tokenId}]` | the Token API (`X-Api-Key`) |
 //! | `GET /api/results/{authId}` | a stored result (`X-Api-Key`) |
+//! | `POST /api/sessions/{id}/handoff` | the desktop asks for a handoff ticket (QR link) |
+//! | `POST /api/handoff/claim` `{"ticket":"…"}` | the phone claims it, once → the session |
+//! | `GET /api/sessions/{id}/handoff/events` | server-sent events: the phone's progress |
+//! | `POST /api/sessions/{id}/handoff/failed` `{"code":"…"}` | the phone gave up |
 //! | `GET /`, `/pkg/…`, `/models/…` | the page, the wasm package, the models |
 //!
 //! Every refusal is `{"error":{"code":"…","message":"…"}}` with a stable code.
@@ -21,6 +25,7 @@ pub mod db;
 pub mod decide;
 pub mod error;
 pub mod extract;
+pub mod handoff;
 pub mod make_video;
 pub mod outbox;
 pub mod results;

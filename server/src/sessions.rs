@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use liveform::handoff::device::HandoffMode;
 use liveform::params::{self, LiveformParams, ParamsError, ParsedQuery};
 use liveform::policy::Policy;
 use liveform::querycrypt;
@@ -46,6 +47,9 @@ pub struct SessionCreated {
     /// The UI language asked for in the URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
+    /// The project's handoff mode (`off`, `auto`, `always`): with the device's facts it
+    /// decides whether the page offers the phone.
+    pub handoff: HandoffMode,
 }
 
 /// The project as the first screen shows it.
@@ -313,6 +317,7 @@ pub async fn create(
             private_mode,
             expires_at_ms,
             lang: params.lang,
+            handoff: project.handoff.mode,
         }),
     ))
 }
@@ -394,6 +399,7 @@ pub async fn start(
             Ok((at.map_or(now, from_sql_ms), s.challenge_seed))
         })
         .await?;
+    state.events.changed(&id_out); // a desktop following a handoff shows "capturing"
     Ok(Json(Started {
         session_id: id_out,
         challenge_seed,

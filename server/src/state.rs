@@ -17,7 +17,7 @@ use liveform::webhook::{RetryPolicy, WebhookSecret};
 use rusqlite::OptionalExtension;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::config::{Config, ProjectConfig, ProjectStatus};
+use crate::config::{Config, HandoffSettings, ProjectConfig, ProjectStatus};
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::util::{constant_time_eq, now_ms, to_sql_ms};
@@ -55,6 +55,8 @@ pub struct Project {
     pub private_key: PrivateKey,
     /// Its public half, served with each session.
     pub public_key: PublicKey,
+    /// Desktop → phone handoff settings (checked).
+    pub handoff: HandoffSettings,
 }
 
 impl std::fmt::Debug for Project {
@@ -112,6 +114,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Static file directories.
     pub dirs: StaticDirs,
+    /// Tells handoff event streams that a session changed.
+    pub events: crate::handoff::EventHub,
 }
 
 impl std::fmt::Debug for AppState {
@@ -199,6 +203,7 @@ pub fn build_state(
             webhook_retry: config.webhook_retry,
         },
         dirs,
+        events: crate::handoff::EventHub::new(),
     })
 }
 
@@ -247,6 +252,7 @@ fn build_project(pc: &ProjectConfig, db: &Arc<Db>) -> Result<Project, String> {
         None => stored_or_new_key(&pc.id, db)?,
     };
     let public_key = private_key.public_key();
+    crate::handoff::validate_settings(&pc.handoff).map_err(|e| format!("handoff: {e}"))?;
     Ok(Project {
         id: pc.id.clone(),
         name: pc.name.clone(),
@@ -264,6 +270,7 @@ fn build_project(pc: &ProjectConfig, db: &Arc<Db>) -> Result<Project, String> {
         api_key: pc.api_key.clone(),
         private_key,
         public_key,
+        handoff: pc.handoff.clone(),
     })
 }
 

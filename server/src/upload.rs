@@ -541,5 +541,6 @@ async fn process(
     if queued {
         state.webhook_wake.notify_one();
     }
+    state.events.changed(&session.id); // a desktop following a handoff shows the result
     Ok(response_json)
 }

@@ -6,6 +6,7 @@
 
 pub mod camera;
 pub mod flow;
+pub mod handoff;
 pub mod upload;
 
 use crate::error::{Error, ErrorCode};

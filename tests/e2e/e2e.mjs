@@ -15,12 +15,14 @@ const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const AXE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 mkdirSync(ARTIFACTS, { recursive: true });
 
-async function browserWith(video, { grantCamera = true } = {}) {
+async function browserWith(video, { grantCamera = true, fakeCamera = true } = {}) {
   const args = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-quic", "--no-first-run", "--use-fake-device-for-media-stream",
+    "--disable-quic", "--no-first-run",
   ];
+  // Without a fake device the browser has no camera at all (a desktop without a webcam).
+  if (fakeCamera) args.push("--use-fake-device-for-media-stream");
   // Without the fake permission UI, headless Chromium refuses the camera like a user saying no.
   if (grantCamera) args.push("--use-fake-ui-for-media-stream");
   if (video) args.push(`--use-file-for-fake-video-capture=${video}`);
@@ -141,6 +143,166 @@ test("camera permission denied: a specific error screen with a way out", async (
     assert.equal(await page.textContent("#error-code"), "camera_permission_denied");
     assert.equal(await page.isVisible("#retry"), true, "the user can try again after allowing the camera");
     await page.screenshot({ path: `${ARTIFACTS}/8-camera-denied.png` });
+  } finally {
+    await browser.close();
+  }
+});
+
+// --- Desktop → phone handoff -------------------------------------------------------------
+
+/** An emulated phone: touch screen, coarse pointer, phone viewport and user agent. */
+const PHONE = {
+  viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2,
+  userAgent: "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",
+};
+
+async function pageIn(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  if (url) await page.goto(url);
+  return { page, errors };
+}
+
+async function waitDeskState(page, state, timeout = 60000) {
+  await page.waitForSelector(`#screen-handoff[data-state="${state}"]`, { state: "attached", timeout });
+}
+
+test("handoff: desktop without a camera shows a QR code, the phone captures, the desktop ends on the result", async () => {
+  const desktopBrowser = await browserWith(null, { fakeCamera: false });
+  const phoneBrowser = await browserWith(FACE_VIDEO);
+  try {
+    const deskContext = await desktopBrowser.newContext({ viewport: { width: 1024, height: 900 } });
+    await deskContext.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+    const { page: desk, errors } = await pageIn(deskContext, `${BASE}/?pid=demo&sid=sub_demo&userid=u-77&cf1=handoff`);
+    await waitScreen(desk, "handoff");
+    await waitDeskState(desk, "waiting");
+    await desk.waitForFunction(() => { const i = document.querySelector("#handoff-qr"); return !i.hidden && i.complete && i.naturalWidth > 0; });
+    assert.equal(await desk.isVisible("#handoff-local"), false, "no camera here: no 'use this computer'");
+    assert.match(await desk.textContent("#handoff-status"), /phone/i);
+
+    // The link carries the ticket and nothing else.
+    const link = (await desk.textContent("#handoff-link")).trim();
+    const url = new URL(link);
+    assert.equal(url.origin, new URL(BASE).origin);
+    assert.deepEqual([...url.searchParams.keys()], ["handoff"]);
+    for (const secret of ["sub_demo", "u-77", "demo", "ses_"]) assert.ok(!url.search.includes(secret), `${link} has ${secret}`);
+
+    // The copy button is reachable by keyboard and copies the exact link.
+    let reached = false;
+    for (let i = 0; i < 20 && !reached; i++) {
+      await desk.keyboard.press("Tab");
+      reached = await desk.evaluate(() => document.activeElement?.id === "handoff-copy");
+    }
+    assert.ok(reached, "Tab reaches the copy button");
+    await desk.keyboard.press("Enter");
+    await desk.waitForFunction(() => document.querySelector("#handoff-copied").textContent !== "");
+    assert.equal(await desk.evaluate(() => navigator.clipboard.readText()), link);
+
+    await desk.screenshot({ path: `${ARTIFACTS}/9-handoff-waiting.png` });
+    assert.deepEqual(await axeSerious(desk), [], "handoff screen accessibility");
+
+    // The phone opens the link and continues the desktop's session.
+    const phoneContext = await phoneBrowser.newContext(PHONE);
+    const { page: phone, errors: phoneErrors } = await pageIn(phoneContext, link);
+    await waitScreen(phone, "start");
+    assert.equal(await phone.isVisible("#use-phone"), false, "a phone never hands off again");
+    await waitDeskState(desk, "phone_connected");
+    assert.equal(await desk.isVisible("#handoff-qr"), false, "the used code is gone");
+    assert.equal(await desk.isVisible("#handoff-link-box"), false, "with its link and copy button");
+    await desk.screenshot({ path: `${ARTIFACTS}/10-handoff-phone-connected.png` });
+    assert.deepEqual(await axeSerious(desk), [], "phone-connected accessibility");
+
+    await phone.click("#start");
+    await waitDeskState(desk, "capturing");
+    await desk.screenshot({ path: `${ARTIFACTS}/11-handoff-capturing.png` });
+    await waitScreen(phone, "result", 120000);
+    await phone.screenshot({ path: `${ARTIFACTS}/12-handoff-phone-result.png` });
+    assert.equal(await phone.isVisible("#continue"), false, "the desktop continues, not the phone");
+    assert.equal(await phone.isVisible("#result-phone"), true);
+
+    // The desktop ends where a direct capture ends: the same result and return URL.
+    await waitScreen(desk, "result", 60000);
+    await desk.screenshot({ path: `${ARTIFACTS}/13-handoff-desktop-result.png` });
+    const status = await desk.getAttribute("#screen-result", "data-status");
+    assert.equal(status, await phone.getAttribute("#screen-result", "data-status"));
+    const ret = new URL(await desk.getAttribute("#continue", "href"));
+    assert.equal(ret.searchParams.get("status"), status);
+    assert.equal(ret.searchParams.get("userid"), "u-77");
+    assert.equal(ret.searchParams.get("cf1"), "handoff");
+    const stored = await (await fetch(`${BASE}/api/results/${ret.searchParams.get("authId")}`, { headers: { "X-Api-Key": "demo-api-key" } })).json();
+    assert.equal(stored.status, status);
+    assert.equal(stored.scores.faceMatch.passed, true, JSON.stringify(stored));
+    assert.deepEqual(await axeSerious(desk), [], "desktop result accessibility");
+    assert.deepEqual(errors, [], "no console errors on the desktop");
+    assert.deepEqual(phoneErrors, [], "no console errors on the phone");
+
+    // The used link, opened again on the same phone and on a second (Korean) phone: refused.
+    await phone.goto(link);
+    await waitScreen(phone, "handoff-refused");
+    assert.equal(await phone.textContent("#handoff-refused-code"), "handoff_already_claimed");
+    await phone.screenshot({ path: `${ARTIFACTS}/14-handoff-link-used.png` });
+    assert.deepEqual(await axeSerious(phone), [], "refusal screen accessibility");
+    const koContext = await phoneBrowser.newContext({ ...PHONE, locale: "ko-KR" });
+    const { page: second } = await pageIn(koContext, link);
+    await waitScreen(second, "handoff-refused");
+    assert.equal(await second.textContent("#handoff-refused-code"), "handoff_already_claimed");
+    assert.equal(await second.getAttribute("html", "lang"), "ko");
+    await second.screenshot({ path: `${ARTIFACTS}/15-handoff-link-used-ko.png` });
+  } finally {
+    await desktopBrowser.close();
+    await phoneBrowser.close();
+  }
+});
+
+test("handoff: a phone opening the desktop flow just captures; a desktop with a camera is offered the phone", async () => {
+  const browser = await browserWith(FACE_VIDEO);
+  try {
+    const { page: phone } = await pageIn(await browser.newContext(PHONE), `${BASE}/?pid=demo&sid=sub_demo`);
+    await waitScreen(phone, "start");
+    assert.equal(await phone.isVisible("#use-phone"), false);
+    const { page: desk, errors } = await openPage(browser, "?pid=demo&sid=sub_demo");
+    await waitScreen(desk, "start");
+    assert.equal(await desk.isVisible("#use-phone"), true, "offered, not forced");
+    await desk.click("#use-phone");
+    await waitScreen(desk, "handoff");
+    await waitDeskState(desk, "waiting");
+    await desk.click("#handoff-local");
+    await waitScreen(desk, "start");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("handoff: when the phone gives up, the desktop says why and starts again with a new code", async () => {
+  const browser = await browserWith(null, { fakeCamera: false });
+  try {
+    const { page: desk, errors } = await pageIn(await browser.newContext({ viewport: { width: 1024, height: 900 } }),
+      `${BASE}/?pid=demo&sid=sub_demo`);
+    await waitDeskState(desk, "waiting");
+    const link = (await desk.textContent("#handoff-link")).trim();
+    // The phone's side through the real API: claim the ticket, then report an error it
+    // cannot retry (as the page does after the last failed attempt).
+    const post = (path, body) => fetch(`${BASE}${path}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const claimed = await post("/api/handoff/claim", { ticket: new URL(link).searchParams.get("handoff") });
+    assert.equal(claimed.status, 200);
+    const { sessionId } = await claimed.json();
+    await waitDeskState(desk, "phone_connected");
+    assert.equal((await post(`/api/sessions/${sessionId}/handoff/failed`, { code: "attempts_exhausted" })).status, 204);
+    await waitDeskState(desk, "failed");
+    assert.match(await desk.textContent("#handoff-error"), /3 attempts/);
+    assert.equal(await desk.isVisible("#handoff-restart"), true);
+    await desk.screenshot({ path: `${ARTIFACTS}/16-handoff-failed.png` });
+    assert.deepEqual(await axeSerious(desk), [], "failed screen accessibility");
+    await desk.click("#handoff-restart");
+    await waitDeskState(desk, "waiting");
+    const fresh = (await desk.textContent("#handoff-link")).trim();
+    assert.notEqual(fresh, link, "a new session, a new code");
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }

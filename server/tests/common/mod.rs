@@ -15,7 +15,7 @@ use liveform::vision::Models;
 use liveform::webhook::RetryPolicy;
 use liveform_server::app::{self, RunningServer, ServerOptions};
 use liveform_server::config::{
-    Config, ProjectConfig, ProjectStatus, SubmissionConfig, SubmissionStatus,
+    Config, HandoffSettings, ProjectConfig, ProjectStatus, SubmissionConfig, SubmissionStatus,
 };
 use liveform_server::state::StaticDirs;
 use serde_json::Value;
@@ -96,6 +96,7 @@ pub fn project(id: &str) -> ProjectConfig {
                 reference_image: None,
             },
         ],
+        handoff: HandoffSettings::default(),
     }
 }
 
