@@ -115,6 +115,30 @@ test("no-face video: stays on guidance, fails after the retries", async () => {
   }
 });
 
+test("active liveness: the challenge steps are shown; a photo held still cannot do them", async () => {
+  const browser = await browserWith(FACE_VIDEO);
+  try {
+    const { page, errors } = await openPage(browser, "?pid=active&sid=sub_demo");
+    await waitScreen(page, "start");
+    await page.click("#start");
+    await waitScreen(page, "capture");
+    // After the passing streak the first step of the server's challenge is shown.
+    await page.waitForFunction(() => /:0$/.test(document.querySelector("#hint").dataset.code || ""), null, { timeout: 60000 });
+    assert.match(await page.textContent("#hint"), /^Step 1 of 3: \S/);
+    await page.screenshot({ path: `${ARTIFACTS}/6-challenge-step.png` });
+    assert.deepEqual(await axeSerious(page), [], "challenge screen accessibility");
+    // A still picture cannot turn or blink: the step times out and the attempt fails with
+    // a way to try again.
+    await waitScreen(page, "error", 60000);
+    assert.equal(await page.textContent("#error-code"), "challenge_failed");
+    assert.equal(await page.isVisible("#retry"), true);
+    await page.screenshot({ path: `${ARTIFACTS}/7-challenge-failed.png` });
+    assert.deepEqual(errors, [], "no console errors");
+  } finally {
+    await browser.close();
+  }
+});
+
 test("bad parameters: a specific error screen, localised", async () => {
   const browser = await browserWith(null);
   try {

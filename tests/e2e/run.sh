@@ -25,6 +25,9 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 cat > "$WORK/config.json" <<JSON
 {"projects": [{"id": "demo", "name": "liveform demo", "status": "service",
   "returnUrl": "http://127.0.0.1:$PORT/done?from=liveform", "apiKey": "demo-api-key",
+  "submissions": [{"sid": "sub_demo", "status": "approved", "referenceImage": "$ROOT/tests/data/astronaut.png"}]},
+ {"id": "active", "name": "liveform active liveness", "status": "service",
+  "policy": {"livenessMode": "active"},
   "submissions": [{"sid": "sub_demo", "status": "approved", "referenceImage": "$ROOT/tests/data/astronaut.png"}]}]}
 JSON
 "$BIN" serve --addr "127.0.0.1:$PORT" --data "$WORK/data" --config "$WORK/config.json" \
