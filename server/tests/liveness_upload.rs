@@ -6,7 +6,6 @@
 
 mod common;
 #[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod sdk;
 
 use common::*;

@@ -26,7 +26,7 @@ cat > "$WORK/config.json" <<JSON
 {"projects": [{"id": "demo", "name": "liveform demo", "status": "service",
   "returnUrl": "http://127.0.0.1:$PORT/done?from=liveform", "apiKey": "demo-api-key",
   "submissions": [{"sid": "sub_demo", "status": "approved", "referenceImage": "$ROOT/tests/data/astronaut.png"}]},
- {"id": "active", "name": "liveform active liveness", "status": "service",
+ {"id": "active", "name": "liveform active liveness", "status": "service", "apiKey": "active-api-key",
   "policy": {"livenessMode": "active"},
   "submissions": [{"sid": "sub_demo", "status": "approved", "referenceImage": "$ROOT/tests/data/astronaut.png"}]}]}
 JSON
