@@ -169,7 +169,10 @@ pub struct ChallengeLimits {
     pub blink_open: f32,
     pub blink_closed: f32,
     pub blink_max_ms: f64,
-    /// Largest gap between samples (a longer gap could hide a cut).
+    /// Largest gap between samples (a longer gap could hide a cut). 1 s: wasm on a slow
+    /// phone (or a busy 2-core test machine) analyses only a few frames per second, and the
+    /// end-to-end test showed 0.5 s failing honest tracks; a blink step needs ≥ 5 analysed
+    /// frames per second to be seen at all, whatever this limit.
     pub max_gap_ms: f64,
     /// Extra time allowed on top of `len × step_timeout_ms + baseline_ms` for the whole track.
     pub slack_ms: f64,
@@ -216,7 +219,7 @@ impl Default for ChallengeLimits {
             blink_open: 0.2,
             blink_closed: 0.12,
             blink_max_ms: 600.0,
-            max_gap_ms: 500.0,
+            max_gap_ms: 1000.0,
             slack_ms: 2000.0,
             server_window_ms: None,
         }
@@ -919,7 +922,7 @@ mod tests {
 
         let mut gap = good.clone();
         for s in &mut gap[15..] {
-            s.t_ms += 800.0;
+            s.t_ms += 1300.0;
         }
         assert_eq!(
             verify(&steps, &gap).reason,
