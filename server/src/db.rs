@@ -21,6 +21,7 @@ const POOL_SIZE: usize = 8;
 /// The database: a path and its pooled connections.
 pub struct Db {
     path: PathBuf,
+    busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
 }
@@ -99,6 +100,8 @@ CREATE TABLE IF NOT EXISTS results (
     decided_at_ms  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_project ON results (project_id, decided_at_ms);
+-- The failed-check limit counts recent rejections per submission.
+CREATE INDEX IF NOT EXISTS results_subject ON results (project_id, sid, decided_at_ms);
 -- Durable webhook outbox: written in the same transaction as the result.
 CREATE TABLE IF NOT EXISTS webhook_outbox (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -118,8 +121,11 @@ CREATE INDEX IF NOT EXISTS outbox_due ON webhook_outbox (state, next_attempt_at_
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 "#;
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+/// How long a connection waits for another's lock unless told otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
     // journal_mode returns a row, so it is read rather than executed.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
@@ -129,15 +135,22 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Db {
     /// Opens (creating if needed) the database file and its schema.
     pub fn open(path: &Path) -> Result<Arc<Db>, String> {
+        Db::open_with(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`Db::open`]; a write waits up to `busy_timeout` for another writer, then fails
+    /// as `503 database_busy`.
+    pub fn open_with(path: &Path, busy_timeout: Duration) -> Result<Arc<Db>, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        configure(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
+        configure(&conn, busy_timeout).map_err(|e| format!("{}: {e}", path.display()))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| format!("{}: schema: {e}", path.display()))?;
         Ok(Arc::new(Db {
             path: path.to_owned(),
+            busy_timeout,
             idle: Mutex::new(vec![conn]),
             permits: Semaphore::new(POOL_SIZE),
         }))
@@ -154,7 +167,7 @@ impl Db {
             Some(c) => Ok(c),
             None => {
                 let c = Connection::open(&self.path)?;
-                configure(&c)?;
+                configure(&c, self.busy_timeout)?;
                 Ok(c)
             }
         }

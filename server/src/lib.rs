@@ -21,6 +21,7 @@ pub mod db;
 pub mod decide;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod make_video;
 pub mod outbox;
 pub mod results;

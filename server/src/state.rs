@@ -20,6 +20,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::config::{Config, ProjectConfig, ProjectStatus};
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::limits::{Limiters, RateLimit};
 use crate::util::{constant_time_eq, now_ms, to_sql_ms};
 
 /// A project, checked and ready: parsed policy, keys and secrets.
@@ -90,6 +91,8 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// Webhook retry schedule.
     pub webhook_retry: RetryPolicy,
+    /// Rejected decisions allowed per (project, submission) and window.
+    pub failed_checks: Option<RateLimit>,
 }
 
 /// Everything the handlers share.
@@ -112,6 +115,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Static file directories.
     pub dirs: StaticDirs,
+    /// Request-rate state and the limits configuration.
+    pub limiters: Limiters,
 }
 
 impl std::fmt::Debug for AppState {
@@ -167,6 +172,7 @@ pub fn build_state(
     if config.webhook_retry.max_attempts == 0 {
         return Err("webhookRetry.maxAttempts must be at least 1".into());
     }
+    config.limits.validate()?;
     let mut projects = HashMap::new();
     for pc in &config.projects {
         let p = build_project(pc, &db).map_err(|e| format!("project {:?}: {e}", pc.id))?;
@@ -197,8 +203,10 @@ pub fn build_state(
             session_ttl_ms: config.session_ttl_ms,
             max_upload_bytes: config.max_upload_bytes,
             webhook_retry: config.webhook_retry,
+            failed_checks: config.limits.failed_checks,
         },
         dirs,
+        limiters: Limiters::new(config.limits.clone()),
     })
 }
 

@@ -14,7 +14,12 @@
 //! so two different keys racing on one session store one result; the loser gets
 //! `409 session_decided`. The result, the session's decision, the webhook outbox row and the
 //! stored response are written in one transaction. A failed attempt releases its key, so the
-//! client may retry.
+//! client may retry. The decision runs in a task of its own, so a client that hangs up does
+//! not cancel it halfway; its retry gets the stored answer.
+//!
+//! A submission with too many recent rejections is refused before any work
+//! (`429 too_many_failed_checks`, see [`crate::limits`]); a busy database is
+//! `503 database_busy`, and nothing is stored.
 
 use std::sync::Arc;
 
@@ -35,6 +40,7 @@ use sha2::{Digest, Sha256};
 use crate::db::is_unique_violation;
 use crate::decide::{decide, reference_descriptor, Decision};
 use crate::error::{ApiError, ApiResult};
+use crate::limits::check_failed_checks;
 use crate::results::{AuthResult, ScoreReport, Timeline};
 use crate::sessions::{check_open, load_session, SessionRow};
 use crate::state::SharedState;
@@ -124,9 +130,13 @@ pub async fn upload(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(state, session_id, headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    // Decided in a task of its own: a client that hangs up (or the request timeout) must not
+    // cancel an upload between claiming its key and storing its answer, which would leave the
+    // key claimed until it goes stale. The answer waits in the database for the retry.
+    match tokio::spawn(handle(state, session_id, headers, body)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format_args!("upload task: {e}")).into_response(),
     }
 }
 
@@ -251,16 +261,20 @@ async fn claim(
                 }
                 Err(e) => return Err(e.into()),
             }
-            let open = check_open(&s, st.project(&s.project_id), now).and_then(|()| {
-                if s.started_at_ms.is_none() {
-                    Err(ApiError::conflict(
-                        "session_not_started",
-                        "Start was not pressed for this session",
-                    ))
-                } else {
-                    Ok(())
-                }
-            });
+            let open = check_open(&s, st.project(&s.project_id), now)
+                .and_then(|()| {
+                    if s.started_at_ms.is_none() {
+                        Err(ApiError::conflict(
+                            "session_not_started",
+                            "Start was not pressed for this session",
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .and_then(|()| {
+                    check_failed_checks(c, st.settings.failed_checks, &s.project_id, &s.sid, now)
+                });
             if let Err(e) = open {
                 c.execute(
                     "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2
@@ -274,24 +288,40 @@ async fn claim(
         .await
 }
 
-/// Gives a claimed key back after a failure.
+/// Gives a claimed key back after a failure. A busy database is waited out (a key left
+/// claimed would answer `409 upload_in_progress` until it goes stale).
 async fn release(state: &SharedState, session_id: &str, key: &str) {
-    let (session_id, key) = (session_id.to_owned(), key.to_owned());
-    let r = state
-        .db
-        .call(move |c| {
-            c.execute(
-                "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2
-                   AND state = 'processing'",
-                [&session_id, &key],
-            )?;
-            Ok(())
-        })
-        .await;
-    if let Err(e) = r {
-        eprintln!("liveform: could not release an idempotency key: {e}");
+    let mut pause = std::time::Duration::from_millis(50);
+    for _ in 0..RELEASE_ATTEMPTS {
+        let (session_id, key) = (session_id.to_owned(), key.to_owned());
+        let r = state
+            .db
+            .call(move |c| {
+                c.execute(
+                    "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2
+                       AND state = 'processing'",
+                    [&session_id, &key],
+                )?;
+                Ok(())
+            })
+            .await;
+        match r {
+            Ok(()) => return,
+            Err(e) if e.code == "database_busy" => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                eprintln!("liveform: could not release an idempotency key: {e}");
+                return;
+            }
+        }
     }
+    eprintln!("liveform: could not release an idempotency key: the database stayed busy");
 }
+
+/// Tries to release a key before giving up (each waits the busy timeout at most).
+const RELEASE_ATTEMPTS: usize = 10;
 
 /// The registered face of (pid, sid), computed once and cached.
 async fn reference(

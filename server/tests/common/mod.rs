@@ -15,7 +15,7 @@ use liveform::vision::Models;
 use liveform::webhook::RetryPolicy;
 use liveform_server::app::{self, RunningServer, ServerOptions};
 use liveform_server::config::{
-    Config, ProjectConfig, ProjectStatus, SubmissionConfig, SubmissionStatus,
+    Config, LimitsConfig, ProjectConfig, ProjectStatus, SubmissionConfig, SubmissionStatus,
 };
 use liveform_server::state::StaticDirs;
 use serde_json::Value;
@@ -110,6 +110,10 @@ pub fn config(projects: Vec<ProjectConfig>) -> Config {
             base_delay_ms: 50,
             max_delay_ms: 200,
         },
+        db_busy_timeout_ms: liveform_server::config::DEFAULT_DB_BUSY_TIMEOUT_MS,
+        // The production defaults: the tests make few requests, and each test of a limit
+        // sets its own.
+        limits: LimitsConfig::default(),
     }
 }
 
