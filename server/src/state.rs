@@ -107,6 +107,8 @@ pub struct AppState {
     pub cpu: Semaphore,
     /// Reference descriptors by (pid, sid), computed once.
     pub references: Mutex<HashMap<(String, String), Arc<Descriptor>>>,
+    /// Held while a reference descriptor is computed.
+    pub reference_lock: tokio::sync::Mutex<()>,
     /// Wakes the webhook worker when a delivery is queued.
     pub webhook_wake: Notify,
     /// HTTP client for webhook deliveries.
@@ -197,6 +199,7 @@ pub fn build_state(
         models,
         cpu: Semaphore::new(cores),
         references: Mutex::new(HashMap::new()),
+        reference_lock: tokio::sync::Mutex::new(()),
         webhook_wake: Notify::new(),
         http,
         settings: Settings {

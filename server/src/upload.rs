@@ -330,12 +330,20 @@ async fn reference(
     sid: &str,
 ) -> ApiResult<Option<Arc<Descriptor>>> {
     let cache_key = (pid.to_owned(), sid.to_owned());
-    if let Some(d) = state
-        .references
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&cache_key).cloned())
-    {
+    let cached = || {
+        state
+            .references
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&cache_key).cloned())
+    };
+    if let Some(d) = cached() {
+        return Ok(Some(d));
+    }
+    // One computation at a time: the first uploads of a busy submission would otherwise each
+    // compute the same descriptor (a few hundred ms of CPU apiece) at once.
+    let _computing = state.reference_lock.lock().await;
+    if let Some(d) = cached() {
         return Ok(Some(d));
     }
     let (p, s) = cache_key.clone();
