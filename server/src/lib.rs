@@ -22,6 +22,7 @@ pub mod decide;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod load;
 pub mod make_video;
 pub mod outbox;
 pub mod results;
