@@ -22,7 +22,7 @@ use tower::ServiceExt;
 use crate::config::Config;
 use crate::db::Db;
 use crate::state::{build_state, SharedState, StaticDirs};
-use crate::{limits, outbox, results, sessions, static_files, tokens_api, upload};
+use crate::{instances, limits, outbox, results, sessions, static_files, tokens_api, upload};
 
 /// Largest token registration body: 100 000 IDs of up to 128 bytes, quoted, plus slack.
 const MAX_TOKEN_BODY: usize = 16 * 1024 * 1024;
@@ -96,6 +96,7 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     http: Option<JoinHandle<()>>,
     worker: Option<JoinHandle<()>>,
+    heartbeat: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -117,6 +118,9 @@ impl RunningServer {
         let _ = self.shutdown.send(true);
         if let Some(w) = self.worker.take() {
             let _ = w.await;
+        }
+        if let Some(h) = self.heartbeat.take() {
+            let _ = h.await;
         }
     }
 
@@ -162,6 +166,7 @@ pub async fn start(options: ServerOptions, models: Arc<Models>) -> Result<Runnin
     let app = router(Arc::clone(&state));
     let header_timeout = Duration::from_millis(state.limiters.config.header_timeout_ms);
     let http = tokio::spawn(serve_http(listener, app, header_timeout, rx.clone()));
+    let heartbeat = tokio::spawn(instances::run(Arc::clone(&state), rx.clone()));
     let worker = tokio::spawn(outbox::run(Arc::clone(&state), rx));
     Ok(RunningServer {
         addr,
@@ -169,6 +174,7 @@ pub async fn start(options: ServerOptions, models: Arc<Models>) -> Result<Runnin
         shutdown: tx,
         http: Some(http),
         worker: Some(worker),
+        heartbeat: Some(heartbeat),
     })
 }
 

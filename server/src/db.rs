@@ -87,7 +87,15 @@ CREATE TABLE IF NOT EXISTS uploads (
     http_status     INTEGER,
     response_json   TEXT,
     created_at_ms   INTEGER NOT NULL,
+    owner           TEXT,
     PRIMARY KEY (session_id, idempotency_key)
+) WITHOUT ROWID;
+-- Running servers and their heartbeats (see instances.rs): a claim whose owner stopped
+-- beating may be taken over.
+CREATE TABLE IF NOT EXISTS instances (
+    id              TEXT PRIMARY KEY,
+    started_at_ms   INTEGER NOT NULL,
+    heartbeat_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 -- One result per session (UNIQUE session_id): a second decision cannot be stored.
 CREATE TABLE IF NOT EXISTS results (
@@ -148,6 +156,7 @@ impl Db {
         configure(&conn, busy_timeout).map_err(|e| format!("{}: {e}", path.display()))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| format!("{}: schema: {e}", path.display()))?;
+        migrate(&conn).map_err(|e| format!("{}: schema: {e}", path.display()))?;
         Ok(Arc::new(Db {
             path: path.to_owned(),
             busy_timeout,
@@ -213,6 +222,27 @@ impl Db {
     }
 }
 
+/// Brings a database made by an earlier version up to the schema: `uploads.owner`.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_owner = |c: &Connection| -> rusqlite::Result<bool> {
+        c.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('uploads') WHERE name = 'owner'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    if !has_owner(conn)? {
+        if let Err(e) = conn.execute_batch("ALTER TABLE uploads ADD COLUMN owner TEXT") {
+            // Another process may have added it in the meantime.
+            if !has_owner(conn)? {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether an error is a uniqueness (or primary key) violation.
 pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
@@ -241,6 +271,35 @@ mod tests {
         let e = r.unwrap().unwrap_err();
         assert!(is_unique_violation(&e));
         drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_database_without_upload_owners_gains_the_column() {
+        let dir = std::env::temp_dir().join(format!(
+            "liveform-db-test-{}",
+            crate::util::random_id("").unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE uploads (session_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+                 body_sha256 BLOB NOT NULL, state TEXT NOT NULL, http_status INTEGER,
+                 response_json TEXT, created_at_ms INTEGER NOT NULL,
+                 PRIMARY KEY (session_id, idempotency_key)) WITHOUT ROWID;
+             INSERT INTO uploads VALUES ('s', 'k', x'00', 'done', 200, '{}', 1);",
+        )
+        .unwrap();
+        drop(old);
+        let db = Db::open(&path).unwrap();
+        let owner: Option<String> = db
+            .call_blocking(|c| Ok(c.query_row("SELECT owner FROM uploads", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(owner, None);
+        drop(db);
+        // Opening again changes nothing.
+        drop(Db::open(&path).unwrap());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -21,6 +21,7 @@ pub mod db;
 pub mod decide;
 pub mod error;
 pub mod extract;
+pub mod instances;
 pub mod limits;
 pub mod load;
 pub mod make_video;

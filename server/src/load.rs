@@ -302,6 +302,8 @@ async fn run_async(a: Args, jpeg: Vec<u8>) -> Result<Report, String> {
             (base, Some(db))
         }
     };
+    // reqwest is built without a default TLS provider (see the server's Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

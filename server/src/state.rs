@@ -119,6 +119,8 @@ pub struct AppState {
     pub dirs: StaticDirs,
     /// Request-rate state and the limits configuration.
     pub limiters: Limiters,
+    /// This process's instance id (see [`crate::instances`]).
+    pub instance_id: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -183,6 +185,11 @@ pub fn build_state(
         }
         seed_submissions(pc, &db).map_err(|e| format!("project {:?}: {e}", pc.id))?;
     }
+    // Registered before anything is served, so every claim names a known instance.
+    let instance_id = crate::util::random_id("inst_").map_err(|e| e.to_string())?;
+    let iid = instance_id.clone();
+    db.call_blocking(move |c| Ok(crate::instances::beat(c, &iid, now_ms())?))
+        .map_err(|e| e.message)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     // reqwest is built without a default TLS provider; ring is installed once per process
     // (an error only means one is installed already).
@@ -210,6 +217,7 @@ pub fn build_state(
         },
         dirs,
         limiters: Limiters::new(config.limits.clone()),
+        instance_id,
     })
 }
 

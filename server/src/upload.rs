@@ -40,6 +40,7 @@ use sha2::{Digest, Sha256};
 use crate::db::is_unique_violation;
 use crate::decide::{decide, reference_descriptor, Decision};
 use crate::error::{ApiError, ApiResult};
+use crate::instances;
 use crate::limits::check_failed_checks;
 use crate::results::{AuthResult, ScoreReport, Timeline};
 use crate::sessions::{check_open, load_session, SessionRow};
@@ -190,7 +191,7 @@ async fn handle(
     {
         Ok(json) => Ok(json_response(StatusCode::OK, json, false)),
         Err(e) => {
-            release(&state, &session.id, &key).await;
+            release(&state, &session.id, &key, received_at_ms).await;
             Err(e)
         }
     }
@@ -211,25 +212,36 @@ async fn claim(
         .call(move |c| {
             let s = load_session(c, &session_id)?
                 .ok_or_else(|| ApiError::not_found("session_unknown", "no such session"))?;
+            let me = st.instance_id.as_str();
             let inserted = c.execute(
-                "INSERT INTO uploads (session_id, idempotency_key, body_sha256, state, created_at_ms)
-                 VALUES (?1, ?2, ?3, 'processing', ?4)",
-                rusqlite::params![s.id, key, &body_hash[..], to_sql_ms(now)],
+                "INSERT INTO uploads (session_id, idempotency_key, body_sha256, state, created_at_ms, owner)
+                 VALUES (?1, ?2, ?3, 'processing', ?4, ?5)",
+                rusqlite::params![s.id, key, &body_hash[..], to_sql_ms(now), me],
             );
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    let (state_text, hash, status, json, created): (
+                    let (state_text, hash, status, json, created, owner): (
                         String,
                         Vec<u8>,
                         Option<i64>,
                         Option<String>,
                         i64,
+                        Option<String>,
                     ) = c.query_row(
-                        "SELECT state, body_sha256, http_status, response_json, created_at_ms
+                        "SELECT state, body_sha256, http_status, response_json, created_at_ms, owner
                          FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2",
                         [&s.id, &key],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                            ))
+                        },
                     )?;
                     if hash != body_hash {
                         return Err(ApiError::new(
@@ -242,15 +254,17 @@ async fn claim(
                         let status = status.and_then(|v| u16::try_from(v).ok()).unwrap_or(200);
                         return Ok(Claim::Replay(status, json.unwrap_or_default()));
                     }
-                    // Still processing: only a claim left by a request that died is taken over,
-                    // and only by one taker (the conditional UPDATE).
+                    // Still processing: only a claim left by a request that died (its server
+                    // stopped beating, or it is very old) is taken over, and only by one taker
+                    // (the conditional UPDATE).
                     let stale = from_sql_ms(created).saturating_add(STALE_CLAIM_MS) <= now;
-                    let taken = stale
+                    let dead = stale || instances::owner_is_dead(c, owner.as_deref(), me, now)?;
+                    let taken = dead
                         && c.execute(
-                            "UPDATE uploads SET created_at_ms = ?1
-                             WHERE session_id = ?2 AND idempotency_key = ?3
-                               AND state = 'processing' AND created_at_ms = ?4",
-                            rusqlite::params![to_sql_ms(now), s.id, key, created],
+                            "UPDATE uploads SET created_at_ms = ?1, owner = ?2
+                             WHERE session_id = ?3 AND idempotency_key = ?4
+                               AND state = 'processing' AND created_at_ms = ?5 AND owner IS ?6",
+                            rusqlite::params![to_sql_ms(now), me, s.id, key, created, owner],
                         )? == 1;
                     if !taken {
                         return Err(ApiError::conflict(
@@ -277,9 +291,10 @@ async fn claim(
                 });
             if let Err(e) = open {
                 c.execute(
-                    "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2
-                       AND state = 'processing'",
-                    [&s.id, &key],
+                    &format!(
+                        "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
+                    ),
+                    rusqlite::params![s.id, key, me, to_sql_ms(now)],
                 )?;
                 return Err(e);
             }
@@ -288,19 +303,25 @@ async fn claim(
         .await
 }
 
+/// The claim this request made (parameters 3 and 4: the instance and the claim time): a
+/// claim taken over by another request is not ours to release or complete.
+const OURS: &str = "AND state = 'processing' AND owner = ?3 AND created_at_ms = ?4";
+
 /// Gives a claimed key back after a failure. A busy database is waited out (a key left
 /// claimed would answer `409 upload_in_progress` until it goes stale).
-async fn release(state: &SharedState, session_id: &str, key: &str) {
+async fn release(state: &SharedState, session_id: &str, key: &str, claimed_at_ms: u64) {
     let mut pause = std::time::Duration::from_millis(50);
     for _ in 0..RELEASE_ATTEMPTS {
         let (session_id, key) = (session_id.to_owned(), key.to_owned());
+        let me = state.instance_id.clone();
         let r = state
             .db
             .call(move |c| {
                 c.execute(
-                    "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2
-                       AND state = 'processing'",
-                    [&session_id, &key],
+                    &format!(
+                        "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
+                    ),
+                    rusqlite::params![session_id, key, me, to_sql_ms(claimed_at_ms)],
                 )?;
                 Ok(())
             })
@@ -520,7 +541,8 @@ async fn process(
         response_json.clone(),
     );
     let queued = webhook.is_some();
-    state
+    let (me, claimed_at) = (state.instance_id.clone(), to_sql_ms(received_at_ms));
+    let stored = state
         .db
         .call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -540,10 +562,20 @@ async fn process(
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    return Err(ApiError::conflict(
-                        "session_decided",
-                        "this session already has a result",
-                    ))
+                    // Decided already. When that was this very key (our claim was taken over
+                    // by a retry on a server that thought us dead), its answer is ours too.
+                    let done: Option<String> = tx
+                        .query_row(
+                            "SELECT response_json FROM uploads
+                             WHERE session_id = ?1 AND idempotency_key = ?2 AND state = 'done'",
+                            [&session_id, &key_owned],
+                            |r| r.get(0),
+                        )
+                        .optional()?
+                        .flatten();
+                    return done.map(Some).ok_or_else(|| {
+                        ApiError::conflict("session_decided", "this session already has a result")
+                    });
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -559,15 +591,28 @@ async fn process(
                     rusqlite::params![pid, auth_id, url, body, to_sql_ms(decided_at_ms)],
                 )?;
             }
-            tx.execute(
-                "UPDATE uploads SET state = 'done', http_status = 200, response_json = ?1
-                 WHERE session_id = ?2 AND idempotency_key = ?3",
-                rusqlite::params![resp, session_id, key_owned],
+            let completed = tx.execute(
+                &format!(
+                    "UPDATE uploads SET state = 'done', http_status = 200, response_json = ?5
+                     WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
+                ),
+                rusqlite::params![session_id, key_owned, me, claimed_at, resp],
             )?;
+            if completed != 1 {
+                // Our claim was taken over and is being decided elsewhere: store nothing
+                // (the transaction rolls back); the retry collects the other decision.
+                return Err(ApiError::conflict(
+                    "upload_in_progress",
+                    "an upload with this Idempotency-Key is being processed; retry shortly",
+                ));
+            }
             tx.commit()?;
-            Ok(())
+            Ok(None)
         })
         .await?;
+    if let Some(json) = stored {
+        return Ok(json);
+    }
     if queued {
         state.webhook_wake.notify_one();
     }
