@@ -52,6 +52,8 @@ use crate::error::{Error, ErrorCode};
 use crate::liveness::LivenessTrack;
 use crate::policy::{Reason, Scores, Verdict};
 
+pub mod retry;
+
 /// The payload format version this module writes and reads.
 pub const PAYLOAD_VERSION: u32 = 1;
 /// Largest payload JSON, in bytes (a sealed envelope adds a header and a 16-byte tag).

@@ -16,9 +16,16 @@
 //!   }],
 //!   "sessionTtlMs": 1800000,
 //!   "maxUploadBytes": 8388608,
-//!   "webhookRetry": {"maxAttempts": 10, "baseDelayMs": 5000, "maxDelayMs": 3600000}
+//!   "webhookRetry": {"maxAttempts": 10, "baseDelayMs": 5000, "maxDelayMs": 3600000},
+//!   "dbBusyTimeoutMs": 10000,
+//!   "limits": {"perIp": {"max": 300, "windowMs": 60000}, "perSession": {"max": 20, "windowMs": 60000},
+//!              "failedChecks": {"max": 5, "windowMs": 180000},
+//!              "requestTimeoutMs": 30000, "headerTimeoutMs": 10000, "clientIpHeader": null}
 //! }
 //! ```
+//!
+//! Every setting but `projects` has a default (the values above); see [`LimitsConfig`] for
+//! the limits (a rate limit set to `null` is off).
 //!
 //! Relative `referenceImage` paths are resolved against the config file's directory.
 //! `hpkePrivateKey` (the `LFsk…` text form) is optional: without it a key pair is generated on
@@ -31,10 +38,14 @@ use liveform::tokens::TokenExpiry;
 use liveform::webhook::RetryPolicy;
 use serde::{Deserialize, Serialize};
 
+pub use crate::limits::{LimitsConfig, RateLimit};
+
 /// Default session lifetime: 30 minutes from creation to upload.
 pub const DEFAULT_SESSION_TTL_MS: u64 = 30 * 60 * 1000;
 /// Default cap on an upload body (the sealed envelope).
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+/// Default time a database write waits for another writer before `503 database_busy`.
+pub const DEFAULT_DB_BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +62,16 @@ pub struct Config {
     /// Webhook retry schedule.
     #[serde(default)]
     pub webhook_retry: RetryPolicy,
+    /// How long a database write waits for another writer's lock.
+    #[serde(default = "default_db_busy_timeout")]
+    pub db_busy_timeout_ms: u64,
+    /// Request rates and timeouts.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+fn default_db_busy_timeout() -> u64 {
+    DEFAULT_DB_BUSY_TIMEOUT_MS
 }
 
 fn default_session_ttl() -> u64 {
@@ -277,6 +298,8 @@ impl Config {
             session_ttl_ms: DEFAULT_SESSION_TTL_MS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             webhook_retry: RetryPolicy::default(),
+            db_busy_timeout_ms: DEFAULT_DB_BUSY_TIMEOUT_MS,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -297,6 +320,8 @@ mod tests {
         assert_eq!(p.status, ProjectStatus::Closed);
         assert_eq!(p.token_expiry, TokenExpiry::ByTime { window_ms: 60000 });
         assert_eq!(c.session_ttl_ms, DEFAULT_SESSION_TTL_MS);
+        assert_eq!(c.limits, LimitsConfig::default());
+        assert_eq!(c.db_busy_timeout_ms, DEFAULT_DB_BUSY_TIMEOUT_MS);
         assert_eq!(p.submissions[0].status, SubmissionStatus::Approved);
     }
 

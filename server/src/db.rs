@@ -21,6 +21,7 @@ const POOL_SIZE: usize = 8;
 /// The database: a path and its pooled connections.
 pub struct Db {
     path: PathBuf,
+    busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
 }
@@ -86,7 +87,15 @@ CREATE TABLE IF NOT EXISTS uploads (
     http_status     INTEGER,
     response_json   TEXT,
     created_at_ms   INTEGER NOT NULL,
+    owner           TEXT,
     PRIMARY KEY (session_id, idempotency_key)
+) WITHOUT ROWID;
+-- Running servers and their heartbeats (see instances.rs): a claim whose owner stopped
+-- beating may be taken over.
+CREATE TABLE IF NOT EXISTS instances (
+    id              TEXT PRIMARY KEY,
+    started_at_ms   INTEGER NOT NULL,
+    heartbeat_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 -- One result per session (UNIQUE session_id): a second decision cannot be stored.
 CREATE TABLE IF NOT EXISTS results (
@@ -99,6 +108,8 @@ CREATE TABLE IF NOT EXISTS results (
     decided_at_ms  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_project ON results (project_id, decided_at_ms);
+-- The failed-check limit counts recent rejections per submission.
+CREATE INDEX IF NOT EXISTS results_subject ON results (project_id, sid, decided_at_ms);
 -- Durable webhook outbox: written in the same transaction as the result.
 CREATE TABLE IF NOT EXISTS webhook_outbox (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -132,8 +143,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS handoff_one_claim ON handoff_tickets (session_
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 "#;
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+/// How long a connection waits for another's lock unless told otherwise.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
     // journal_mode returns a row, so it is read rather than executed.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
@@ -143,15 +157,23 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Db {
     /// Opens (creating if needed) the database file and its schema.
     pub fn open(path: &Path) -> Result<Arc<Db>, String> {
+        Db::open_with(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`Db::open`]; a write waits up to `busy_timeout` for another writer, then fails
+    /// as `503 database_busy`.
+    pub fn open_with(path: &Path, busy_timeout: Duration) -> Result<Arc<Db>, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        configure(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
+        configure(&conn, busy_timeout).map_err(|e| format!("{}: {e}", path.display()))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| format!("{}: schema: {e}", path.display()))?;
+        migrate(&conn).map_err(|e| format!("{}: schema: {e}", path.display()))?;
         Ok(Arc::new(Db {
             path: path.to_owned(),
+            busy_timeout,
             idle: Mutex::new(vec![conn]),
             permits: Semaphore::new(POOL_SIZE),
         }))
@@ -168,7 +190,7 @@ impl Db {
             Some(c) => Ok(c),
             None => {
                 let c = Connection::open(&self.path)?;
-                configure(&c)?;
+                configure(&c, self.busy_timeout)?;
                 Ok(c)
             }
         }
@@ -214,6 +236,27 @@ impl Db {
     }
 }
 
+/// Brings a database made by an earlier version up to the schema: `uploads.owner`.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_owner = |c: &Connection| -> rusqlite::Result<bool> {
+        c.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('uploads') WHERE name = 'owner'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    if !has_owner(conn)? {
+        if let Err(e) = conn.execute_batch("ALTER TABLE uploads ADD COLUMN owner TEXT") {
+            // Another process may have added it in the meantime.
+            if !has_owner(conn)? {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether an error is a uniqueness (or primary key) violation.
 pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
@@ -242,6 +285,35 @@ mod tests {
         let e = r.unwrap().unwrap_err();
         assert!(is_unique_violation(&e));
         drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_database_without_upload_owners_gains_the_column() {
+        let dir = std::env::temp_dir().join(format!(
+            "liveform-db-test-{}",
+            crate::util::random_id("").unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE uploads (session_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+                 body_sha256 BLOB NOT NULL, state TEXT NOT NULL, http_status INTEGER,
+                 response_json TEXT, created_at_ms INTEGER NOT NULL,
+                 PRIMARY KEY (session_id, idempotency_key)) WITHOUT ROWID;
+             INSERT INTO uploads VALUES ('s', 'k', x'00', 'done', 200, '{}', 1);",
+        )
+        .unwrap();
+        drop(old);
+        let db = Db::open(&path).unwrap();
+        let owner: Option<String> = db
+            .call_blocking(|c| Ok(c.query_row("SELECT owner FROM uploads", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(owner, None);
+        drop(db);
+        // Opening again changes nothing.
+        drop(Db::open(&path).unwrap());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -1,7 +1,7 @@
 //! The one error shape of the HTTP API: a status and `{"error":{"code","message"}}`, where
 //! `code` is stable (the core modules' codes, or the server's own listed here).
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use liveform::envelope::EnvelopeError;
@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// A human-readable message (never echoes request data that may be personal).
     pub message: String,
+    /// Seconds to send as `Retry-After` (rate limits, timeouts, a busy database).
+    pub retry_after_s: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -39,7 +41,25 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+
+    /// The same error with a `Retry-After` of `secs` seconds.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_s = Some(secs);
+        self
+    }
+
+    /// `503 database_busy`: another writer held the database longer than the busy timeout.
+    /// Nothing was stored; the request may be sent again.
+    pub fn database_busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_busy",
+            "the database is busy; retry shortly",
+        )
+        .with_retry_after(1)
     }
 
     /// 400 with a code.
@@ -99,14 +119,36 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_s {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
     }
 }
 
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
+        if is_busy(&e) {
+            eprintln!("liveform: database busy: {e}");
+            return ApiError::database_busy();
+        }
         ApiError::internal(format_args!("database: {e}"))
     }
+}
+
+/// Whether a database error means "locked by another connection, try later" rather than a
+/// fault (`SQLITE_BUSY` after the busy timeout, or `SQLITE_LOCKED`).
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+    )
 }
 
 impl From<ParamsError> for ApiError {
@@ -201,5 +243,22 @@ mod tests {
             ApiError::from(UploadError::TooLarge { len: 2, max: 1 }).status,
             StatusCode::PAYLOAD_TOO_LARGE
         );
+    }
+
+    #[test]
+    fn busy_database_is_a_retryable_503() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        let e = ApiError::from(busy);
+        assert_eq!(
+            (e.status, e.code, e.retry_after_s),
+            (StatusCode::SERVICE_UNAVAILABLE, "database_busy", Some(1))
+        );
+        let res = e.into_response();
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        let other = ApiError::from(rusqlite::Error::QueryReturnedNoRows);
+        assert_eq!(other.code, "internal");
     }
 }

@@ -4,8 +4,10 @@
 //!     liveform make-video IMAGE… --out FILE.y4m [--size WxH] [--fps N] [--seconds S]
 //!     liveform serve [--addr 127.0.0.1:8080] [--data DIR] [--db FILE] [--config FILE]
 //!                    [--www DIR] [--pkg DIR] [--models DIR]
+//!     liveform load [--target URL] [--concurrency N] [--rate PER_S] [--duration S]
+//!                   [--frame face|small|IMAGE] [--pid P] [--sid S] [--api-key K] [--db FILE] [--json]
 
-use liveform_server::{check, serve};
+use liveform_server::{check, load, serve};
 
 fn main() {
     restore_sigpipe();
@@ -33,6 +35,14 @@ fn main() {
                 2
             }
         },
+        Some("load") => match load::run(&args[1..]) {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(e) => {
+                eprintln!("liveform load: {e}");
+                2
+            }
+        },
         Some("--version") => {
             println!("liveform {}", liveform::VERSION);
             0
@@ -40,6 +50,7 @@ fn main() {
         _ => {
             eprintln!("usage: liveform check IMAGE… [--policy FILE] [--json] [--models DIR]");
             eprintln!("       {}", &serve::USAGE["usage: ".len()..]);
+            eprintln!("       {}", &load::USAGE["usage: ".len()..]);
             2
         }
     };

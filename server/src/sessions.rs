@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ProjectStatus, SubmissionStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::limits::check_failed_checks;
 use crate::state::{Project, SharedState};
 use crate::util::{from_sql_ms, now_ms, random_bytes, random_id, to_sql_ms};
 
@@ -254,6 +255,7 @@ pub async fn create(
     let params_json = serde_json::to_string(&params).map_err(ApiError::internal)?;
     let private_mode = project.private_mode;
     let expiry = project.token_expiry;
+    let failed_checks = state.settings.failed_checks;
     let (sid, token_id) = (params.sid.clone(), params.token_id.clone());
     let (sid2, pid2, session_id2, seed_hex) = (
         sid.clone(),
@@ -277,6 +279,8 @@ pub async fn create(
                 Some(SubmissionStatus::Approved) => {}
                 Some(_) => return Err(ParamsError::SidNotApproved.into()),
             }
+            // Told now rather than after the capture: the upload would be refused too.
+            check_failed_checks(c, failed_checks, &pid2, &sid2, now)?;
             if private_mode {
                 // parse_options required it; checked again so a missing one cannot slip by.
                 let tid = token_id.as_deref().ok_or(ParamsError::MissingTokenId)?;

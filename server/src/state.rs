@@ -20,6 +20,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::config::{Config, HandoffSettings, ProjectConfig, ProjectStatus};
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::limits::{Limiters, RateLimit};
 use crate::util::{constant_time_eq, now_ms, to_sql_ms};
 
 /// A project, checked and ready: parsed policy, keys and secrets.
@@ -92,6 +93,8 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// Webhook retry schedule.
     pub webhook_retry: RetryPolicy,
+    /// Rejected decisions allowed per (project, submission) and window.
+    pub failed_checks: Option<RateLimit>,
 }
 
 /// Everything the handlers share.
@@ -106,6 +109,8 @@ pub struct AppState {
     pub cpu: Semaphore,
     /// Reference descriptors by (pid, sid), computed once.
     pub references: Mutex<HashMap<(String, String), Arc<Descriptor>>>,
+    /// Held while a reference descriptor is computed.
+    pub reference_lock: tokio::sync::Mutex<()>,
     /// Wakes the webhook worker when a delivery is queued.
     pub webhook_wake: Notify,
     /// HTTP client for webhook deliveries.
@@ -116,6 +121,10 @@ pub struct AppState {
     pub dirs: StaticDirs,
     /// Tells handoff event streams that a session changed.
     pub events: crate::handoff::EventHub,
+    /// Request-rate state and the limits configuration.
+    pub limiters: Limiters,
+    /// This process's instance id (see [`crate::instances`]).
+    pub instance_id: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -171,6 +180,7 @@ pub fn build_state(
     if config.webhook_retry.max_attempts == 0 {
         return Err("webhookRetry.maxAttempts must be at least 1".into());
     }
+    config.limits.validate()?;
     let mut projects = HashMap::new();
     for pc in &config.projects {
         let p = build_project(pc, &db).map_err(|e| format!("project {:?}: {e}", pc.id))?;
@@ -179,6 +189,11 @@ pub fn build_state(
         }
         seed_submissions(pc, &db).map_err(|e| format!("project {:?}: {e}", pc.id))?;
     }
+    // Registered before anything is served, so every claim names a known instance.
+    let instance_id = crate::util::random_id("inst_").map_err(|e| e.to_string())?;
+    let iid = instance_id.clone();
+    db.call_blocking(move |c| Ok(crate::instances::beat(c, &iid, now_ms())?))
+        .map_err(|e| e.message)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     // reqwest is built without a default TLS provider; ring is installed once per process
     // (an error only means one is installed already).
@@ -195,15 +210,19 @@ pub fn build_state(
         models,
         cpu: Semaphore::new(cores),
         references: Mutex::new(HashMap::new()),
+        reference_lock: tokio::sync::Mutex::new(()),
         webhook_wake: Notify::new(),
         http,
         settings: Settings {
             session_ttl_ms: config.session_ttl_ms,
             max_upload_bytes: config.max_upload_bytes,
             webhook_retry: config.webhook_retry,
+            failed_checks: config.limits.failed_checks,
         },
         dirs,
         events: crate::handoff::EventHub::new(),
+        limiters: Limiters::new(config.limits.clone()),
+        instance_id,
     })
 }
 

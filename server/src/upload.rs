@@ -14,7 +14,12 @@
 //! so two different keys racing on one session store one result; the loser gets
 //! `409 session_decided`. The result, the session's decision, the webhook outbox row and the
 //! stored response are written in one transaction. A failed attempt releases its key, so the
-//! client may retry.
+//! client may retry. The decision runs in a task of its own, so a client that hangs up does
+//! not cancel it halfway; its retry gets the stored answer.
+//!
+//! A submission with too many recent rejections is refused before any work
+//! (`429 too_many_failed_checks`, see [`crate::limits`]); a busy database is
+//! `503 database_busy`, and nothing is stored.
 
 use std::sync::Arc;
 
@@ -35,6 +40,8 @@ use sha2::{Digest, Sha256};
 use crate::db::is_unique_violation;
 use crate::decide::{decide, reference_descriptor, Decision, Evidence};
 use crate::error::{ApiError, ApiResult};
+use crate::instances;
+use crate::limits::check_failed_checks;
 use crate::results::{AuthResult, ScoreReport, Timeline};
 use crate::sessions::{check_open, load_session, SessionRow};
 use crate::state::SharedState;
@@ -124,9 +131,13 @@ pub async fn upload(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(state, session_id, headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    // Decided in a task of its own: a client that hangs up (or the request timeout) must not
+    // cancel an upload between claiming its key and storing its answer, which would leave the
+    // key claimed until it goes stale. The answer waits in the database for the retry.
+    match tokio::spawn(handle(state, session_id, headers, body)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format_args!("upload task: {e}")).into_response(),
     }
 }
 
@@ -180,7 +191,7 @@ async fn handle(
     {
         Ok(json) => Ok(json_response(StatusCode::OK, json, false)),
         Err(e) => {
-            release(&state, &session.id, &key).await;
+            release(&state, &session.id, &key, received_at_ms).await;
             Err(e)
         }
     }
@@ -201,25 +212,36 @@ async fn claim(
         .call(move |c| {
             let s = load_session(c, &session_id)?
                 .ok_or_else(|| ApiError::not_found("session_unknown", "no such session"))?;
+            let me = st.instance_id.as_str();
             let inserted = c.execute(
-                "INSERT INTO uploads (session_id, idempotency_key, body_sha256, state, created_at_ms)
-                 VALUES (?1, ?2, ?3, 'processing', ?4)",
-                rusqlite::params![s.id, key, &body_hash[..], to_sql_ms(now)],
+                "INSERT INTO uploads (session_id, idempotency_key, body_sha256, state, created_at_ms, owner)
+                 VALUES (?1, ?2, ?3, 'processing', ?4, ?5)",
+                rusqlite::params![s.id, key, &body_hash[..], to_sql_ms(now), me],
             );
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    let (state_text, hash, status, json, created): (
+                    let (state_text, hash, status, json, created, owner): (
                         String,
                         Vec<u8>,
                         Option<i64>,
                         Option<String>,
                         i64,
+                        Option<String>,
                     ) = c.query_row(
-                        "SELECT state, body_sha256, http_status, response_json, created_at_ms
+                        "SELECT state, body_sha256, http_status, response_json, created_at_ms, owner
                          FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2",
                         [&s.id, &key],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                        |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                            ))
+                        },
                     )?;
                     if hash != body_hash {
                         return Err(ApiError::new(
@@ -232,15 +254,17 @@ async fn claim(
                         let status = status.and_then(|v| u16::try_from(v).ok()).unwrap_or(200);
                         return Ok(Claim::Replay(status, json.unwrap_or_default()));
                     }
-                    // Still processing: only a claim left by a request that died is taken over,
-                    // and only by one taker (the conditional UPDATE).
+                    // Still processing: only a claim left by a request that died (its server
+                    // stopped beating, or it is very old) is taken over, and only by one taker
+                    // (the conditional UPDATE).
                     let stale = from_sql_ms(created).saturating_add(STALE_CLAIM_MS) <= now;
-                    let taken = stale
+                    let dead = stale || instances::owner_is_dead(c, owner.as_deref(), me, now)?;
+                    let taken = dead
                         && c.execute(
-                            "UPDATE uploads SET created_at_ms = ?1
-                             WHERE session_id = ?2 AND idempotency_key = ?3
-                               AND state = 'processing' AND created_at_ms = ?4",
-                            rusqlite::params![to_sql_ms(now), s.id, key, created],
+                            "UPDATE uploads SET created_at_ms = ?1, owner = ?2
+                             WHERE session_id = ?3 AND idempotency_key = ?4
+                               AND state = 'processing' AND created_at_ms = ?5 AND owner IS ?6",
+                            rusqlite::params![to_sql_ms(now), me, s.id, key, created, owner],
                         )? == 1;
                     if !taken {
                         return Err(ApiError::conflict(
@@ -251,21 +275,26 @@ async fn claim(
                 }
                 Err(e) => return Err(e.into()),
             }
-            let open = check_open(&s, st.project(&s.project_id), now).and_then(|()| {
-                if s.started_at_ms.is_none() {
-                    Err(ApiError::conflict(
-                        "session_not_started",
-                        "Start was not pressed for this session",
-                    ))
-                } else {
-                    Ok(())
-                }
-            });
+            let open = check_open(&s, st.project(&s.project_id), now)
+                .and_then(|()| {
+                    if s.started_at_ms.is_none() {
+                        Err(ApiError::conflict(
+                            "session_not_started",
+                            "Start was not pressed for this session",
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .and_then(|()| {
+                    check_failed_checks(c, st.settings.failed_checks, &s.project_id, &s.sid, now)
+                });
             if let Err(e) = open {
                 c.execute(
-                    "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2
-                       AND state = 'processing'",
-                    [&s.id, &key],
+                    &format!(
+                        "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
+                    ),
+                    rusqlite::params![s.id, key, me, to_sql_ms(now)],
                 )?;
                 return Err(e);
             }
@@ -274,24 +303,46 @@ async fn claim(
         .await
 }
 
-/// Gives a claimed key back after a failure.
-async fn release(state: &SharedState, session_id: &str, key: &str) {
-    let (session_id, key) = (session_id.to_owned(), key.to_owned());
-    let r = state
-        .db
-        .call(move |c| {
-            c.execute(
-                "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2
-                   AND state = 'processing'",
-                [&session_id, &key],
-            )?;
-            Ok(())
-        })
-        .await;
-    if let Err(e) = r {
-        eprintln!("liveform: could not release an idempotency key: {e}");
+/// The claim this request made (parameters 3 and 4: the instance and the claim time): a
+/// claim taken over by another request is not ours to release or complete.
+const OURS: &str = "AND state = 'processing' AND owner = ?3 AND created_at_ms = ?4";
+
+/// Gives a claimed key back after a failure. A busy database is waited out (a key left
+/// claimed would answer `409 upload_in_progress` until it goes stale).
+async fn release(state: &SharedState, session_id: &str, key: &str, claimed_at_ms: u64) {
+    let mut pause = std::time::Duration::from_millis(50);
+    for _ in 0..RELEASE_ATTEMPTS {
+        let (session_id, key) = (session_id.to_owned(), key.to_owned());
+        let me = state.instance_id.clone();
+        let r = state
+            .db
+            .call(move |c| {
+                c.execute(
+                    &format!(
+                        "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
+                    ),
+                    rusqlite::params![session_id, key, me, to_sql_ms(claimed_at_ms)],
+                )?;
+                Ok(())
+            })
+            .await;
+        match r {
+            Ok(()) => return,
+            Err(e) if e.code == "database_busy" => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                eprintln!("liveform: could not release an idempotency key: {e}");
+                return;
+            }
+        }
     }
+    eprintln!("liveform: could not release an idempotency key: the database stayed busy");
 }
+
+/// Tries to release a key before giving up (each waits the busy timeout at most).
+const RELEASE_ATTEMPTS: usize = 10;
 
 /// The registered face of (pid, sid), computed once and cached.
 async fn reference(
@@ -300,12 +351,20 @@ async fn reference(
     sid: &str,
 ) -> ApiResult<Option<Arc<Descriptor>>> {
     let cache_key = (pid.to_owned(), sid.to_owned());
-    if let Some(d) = state
-        .references
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&cache_key).cloned())
-    {
+    let cached = || {
+        state
+            .references
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&cache_key).cloned())
+    };
+    if let Some(d) = cached() {
+        return Ok(Some(d));
+    }
+    // One computation at a time: the first uploads of a busy submission would otherwise each
+    // compute the same descriptor (a few hundred ms of CPU apiece) at once.
+    let _computing = state.reference_lock.lock().await;
+    if let Some(d) = cached() {
         return Ok(Some(d));
     }
     let (p, s) = cache_key.clone();
@@ -490,7 +549,8 @@ async fn process(
         response_json.clone(),
     );
     let queued = webhook.is_some();
-    state
+    let (me, claimed_at) = (state.instance_id.clone(), to_sql_ms(received_at_ms));
+    let stored = state
         .db
         .call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -510,10 +570,20 @@ async fn process(
             match inserted {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    return Err(ApiError::conflict(
-                        "session_decided",
-                        "this session already has a result",
-                    ))
+                    // Decided already. When that was this very key (our claim was taken over
+                    // by a retry on a server that thought us dead), its answer is ours too.
+                    let done: Option<String> = tx
+                        .query_row(
+                            "SELECT response_json FROM uploads
+                             WHERE session_id = ?1 AND idempotency_key = ?2 AND state = 'done'",
+                            [&session_id, &key_owned],
+                            |r| r.get(0),
+                        )
+                        .optional()?
+                        .flatten();
+                    return done.map(Some).ok_or_else(|| {
+                        ApiError::conflict("session_decided", "this session already has a result")
+                    });
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -529,15 +599,28 @@ async fn process(
                     rusqlite::params![pid, auth_id, url, body, to_sql_ms(decided_at_ms)],
                 )?;
             }
-            tx.execute(
-                "UPDATE uploads SET state = 'done', http_status = 200, response_json = ?1
-                 WHERE session_id = ?2 AND idempotency_key = ?3",
-                rusqlite::params![resp, session_id, key_owned],
+            let completed = tx.execute(
+                &format!(
+                    "UPDATE uploads SET state = 'done', http_status = 200, response_json = ?5
+                     WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
+                ),
+                rusqlite::params![session_id, key_owned, me, claimed_at, resp],
             )?;
+            if completed != 1 {
+                // Our claim was taken over and is being decided elsewhere: store nothing
+                // (the transaction rolls back); the retry collects the other decision.
+                return Err(ApiError::conflict(
+                    "upload_in_progress",
+                    "an upload with this Idempotency-Key is being processed; retry shortly",
+                ));
+            }
             tx.commit()?;
-            Ok(())
+            Ok(None)
         })
         .await?;
+    if let Some(json) = stored {
+        return Ok(json);
+    }
     if queued {
         state.webhook_wake.notify_one();
     }

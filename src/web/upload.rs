@@ -1,23 +1,19 @@
 //! The upload: `fetch` POST of the sealed envelope with an idempotency key, retried with
-//! exponential backoff and jitter on network errors, timeouts and 5xx, never on 4xx, with a
-//! progress callback; an upload that finds the page offline waits for the `online` event.
-//! The server stores one result per idempotency key, so a retry after a lost response
-//! returns the first result instead of storing a second.
+//! exponential backoff and jitter on network errors, timeouts, 408, 5xx, `429 rate_limited`
+//! and `409 upload_in_progress`, never on other 4xx (the decision and the schedule are the
+//! core's [`crate::upload::retry`]), with a progress callback; an upload that finds the page
+//! offline waits for the `online` event. The server stores one result per idempotency key,
+//! so a retry after a lost response returns the first result instead of storing a second.
 
 use crate::error::{Error, ErrorCode};
+use crate::upload::retry::UPLOAD_RETRY as POLICY;
+use crate::upload::retry::{next_step, parse_retry_after_ms, AttemptOutcome, NextStep};
 use crate::web::js_error;
-use crate::webhook::{retry_delay_ms, RetryPolicy};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
-/// Upload attempts in all, and the backoff between them (at most 1, 2, 4, 8 s …, capped).
-const POLICY: RetryPolicy = RetryPolicy {
-    max_attempts: 8,
-    base_delay_ms: 1_000,
-    max_delay_ms: 15_000,
-};
 /// One attempt is abandoned after this long.
 const ATTEMPT_TIMEOUT_MS: i32 = 30_000;
 
@@ -64,14 +60,52 @@ fn report(progress: &Option<js_sys::Function>, attempt: u32, state: &str) {
     }
 }
 
-/// One attempt: `Ok(Some(json))` on 2xx, `Ok(None)` when worth retrying (network error,
-/// timeout, 5xx, 408, 429), `Err` on any other answer.
+/// What one attempt came to: the outcome the retry decision reads, and the answer's JSON
+/// (`NULL` without one).
+struct Attempt {
+    status: Option<u16>,
+    code: Option<String>,
+    retry_after_ms: Option<u64>,
+    json: JsValue,
+}
+
+impl Attempt {
+    fn outcome(&self) -> AttemptOutcome<'_> {
+        match self.status {
+            None => AttemptOutcome::NoAnswer,
+            Some(status) => AttemptOutcome::Answer {
+                status,
+                code: self.code.as_deref(),
+                retry_after_ms: self.retry_after_ms,
+            },
+        }
+    }
+
+    /// The refusal as a JavaScript error with the server's code.
+    fn refusal(&self) -> JsValue {
+        let e = js_sys::Reflect::get(&self.json, &"error".into()).unwrap_or(JsValue::NULL);
+        let msg = js_sys::Reflect::get(&e, &"message".into())
+            .ok()
+            .and_then(|c| c.as_string());
+        upload_error(
+            self.code.as_deref().unwrap_or("upload_rejected"),
+            msg.unwrap_or_else(|| {
+                format!(
+                    "the server refused the upload (HTTP {})",
+                    self.status.unwrap_or(0)
+                )
+            }),
+        )
+    }
+}
+
+/// One attempt. `Err` only when the request cannot even be built.
 async fn attempt(
     url: &str,
     body: &[u8],
     key: &str,
     captured_at_ms: f64,
-) -> Result<Option<JsValue>, JsValue> {
+) -> Result<Attempt, JsValue> {
     let init = RequestInit::new();
     init.set_method("POST");
     let array = js_sys::Uint8Array::from(body);
@@ -97,40 +131,52 @@ async fn attempt(
         )
         .unwrap_or(0);
     let result = JsFuture::from(window.fetch_with_request(&request)).await;
-    window.clear_timeout_with_handle(timer);
+    let no_answer = Attempt {
+        status: None,
+        code: None,
+        retry_after_ms: None,
+        json: JsValue::NULL,
+    };
     let Ok(response) = result else {
-        return Ok(None);
-    }; // network error or timeout
+        window.clear_timeout_with_handle(timer);
+        return Ok(no_answer); // network error or timeout
+    };
     let response: Response = response.unchecked_into();
     let status = response.status();
+    let retry_after_ms = response
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|v| parse_retry_after_ms(&v));
+    // The body is read under the same timer: a connection cut mid-body is no answer.
     let json = match response.json() {
-        Ok(p) => JsFuture::from(p).await.unwrap_or(JsValue::NULL),
+        Ok(p) => JsFuture::from(p).await,
+        Err(e) => Err(e),
+    };
+    window.clear_timeout_with_handle(timer);
+    let json = match json {
+        Ok(j) => j,
+        Err(_) if (200..300).contains(&status) => return Ok(no_answer),
         Err(_) => JsValue::NULL,
     };
-    match status {
-        200..=299 => Ok(Some(json)),
-        408 | 429 | 500..=599 => Ok(None),
-        _ => {
-            // The server's error body: { error: { code, message } }.
-            let e = js_sys::Reflect::get(&json, &"error".into()).unwrap_or(JsValue::NULL);
-            let code = js_sys::Reflect::get(&e, &"code".into())
-                .ok()
-                .and_then(|c| c.as_string());
-            let msg = js_sys::Reflect::get(&e, &"message".into())
-                .ok()
-                .and_then(|c| c.as_string());
-            Err(upload_error(
-                code.as_deref().unwrap_or("upload_rejected"),
-                msg.unwrap_or_else(|| format!("the server refused the upload (HTTP {status})")),
-            ))
-        }
-    }
+    // The server's error body: { error: { code, message } }.
+    let code = js_sys::Reflect::get(&json, &"error".into())
+        .ok()
+        .and_then(|e| js_sys::Reflect::get(&e, &"code".into()).ok())
+        .and_then(|c| c.as_string());
+    Ok(Attempt {
+        status: Some(status),
+        code,
+        retry_after_ms,
+        json,
+    })
 }
 
 /// Uploads a sealed envelope to `url` and resolves with the server's JSON answer.
 /// `progress` (optional) is called with `{ attempt, maxAttempts, state }` where state is
 /// `sending`, `retrying` or `offline`. Rejects with `code` = the server's error code on a
-/// 4xx, or `upload_failed` after the last attempt.
+/// refusal, or `upload_failed` after the last attempt.
 #[wasm_bindgen(js_name = uploadSealed)]
 pub async fn upload_sealed(
     url: String,
@@ -140,24 +186,24 @@ pub async fn upload_sealed(
     progress: Option<js_sys::Function>,
 ) -> Result<JsValue, JsValue> {
     let mut n = 1;
-    while let Some(delay) = retry_delay_ms(
-        &POLICY,
-        n,
-        (js_sys::Math::random() * u32::MAX as f64) as u64,
-    ) {
-        if delay > 0 {
-            report(&progress, n, "retrying");
-            sleep(delay as i32).await;
-        }
+    loop {
         if web_sys::window().is_some_and(|w| !w.navigator().on_line()) {
             report(&progress, n, "offline");
             wait_online().await;
         }
         report(&progress, n, "sending");
-        if let Some(answer) = attempt(&url, &envelope, &idempotency_key, captured_at_ms).await? {
-            return Ok(answer);
+        let a = attempt(&url, &envelope, &idempotency_key, captured_at_ms).await?;
+        let random = (js_sys::Math::random() * u32::MAX as f64) as u64;
+        match next_step(&POLICY, n, &a.outcome(), random) {
+            NextStep::Done => return Ok(a.json),
+            NextStep::Refused => return Err(a.refusal()),
+            NextStep::GaveUp => break,
+            NextStep::RetryAfter(delay) => {
+                n += 1;
+                report(&progress, n, "retrying");
+                sleep(i32::try_from(delay).unwrap_or(i32::MAX)).await;
+            }
         }
-        n += 1;
     }
     Err(upload_error(
         "upload_failed",
