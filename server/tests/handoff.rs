@@ -321,7 +321,11 @@ async fn refusals() {
     off.handoff.mode = HandoffMode::Off;
     let mut always = project("always");
     always.handoff.mode = HandoffMode::Always;
-    let srv = spawn(config(vec![project("p1"), off, always])).await;
+    // The per-session request window would refuse the 65 mints below before the ticket
+    // limit does; this test is about the ticket limit.
+    let mut cfg = config(vec![project("p1"), off, always]);
+    cfg.limits = liveform_server::config::LimitsConfig::no_rate_limits();
+    let srv = spawn(cfg).await;
 
     let s = session(&srv, "pid=off&sid=sub_ok").await;
     assert_eq!(s["handoff"], "off");

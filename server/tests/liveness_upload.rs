@@ -160,9 +160,14 @@ async fn the_server_reverifies_the_challenge_the_3d_evidence_and_the_key_frames(
     assert_eq!(r["liveness"]["passed"], false);
     assert!(reasons(&r).contains(&"track_mismatch".into()), "{r}");
 
-    // A print throughout (track and pixels agree): flat.
+    // A print throughout (track and pixels agree): flat — or, when the mesh sees too little
+    // turn of it to measure (a challenge with one turn direction), no 3-D evidence at all.
     let (session, steps) = session_with_renderable_challenge(&srv).await;
     let r = upload(&srv, &session, capture(&steps, print, print)).await;
     assert_eq!(r["liveness"]["passed"], false);
-    assert!(reasons(&r).contains(&"flat_3d".into()), "{r}");
+    let why = reasons(&r);
+    assert!(
+        why.contains(&"flat_3d".into()) || why.contains(&"no_3d_evidence".into()),
+        "{r}"
+    );
 }
