@@ -187,15 +187,9 @@ fn print_human(path: &str, a: Option<&Analysis>, v: Option<&Verdict>, e: Option<
                 println!("  passive liveness: {l:.1}");
             }
         }
-        let reasons: Vec<_> = v.reasons.iter().map(|r| r.code()).collect();
         println!(
-            "  verdict: {}{}",
-            if v.passed { "PASS" } else { "FAIL" },
-            if reasons.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", reasons.join(", "))
-            }
+            "  verdict: {}",
+            outcome(v.passed, v.reasons.iter().map(|r| r.code()))
         );
     }
 }
@@ -257,29 +251,28 @@ fn run_sequence(
             c.duration_ms
         );
     }
-    let reasons: Vec<_> = l.reasons.iter().map(|r| r.code()).collect();
     println!(
-        "  liveness: {:.1} / {:.0} {}{}",
+        "  liveness: {:.1} / {:.0} {}",
         l.score,
         l.threshold,
-        if l.passed { "PASS" } else { "FAIL" },
-        if reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", reasons.join(", "))
-        }
+        outcome(l.passed, l.reasons.iter().map(|r| r.code()))
     );
     if let Some(v) = &report.verdict {
-        let reasons: Vec<_> = v.reasons.iter().map(|r| r.code()).collect();
         println!(
-            "  verdict: {}{}",
-            if v.passed { "PASS" } else { "FAIL" },
-            if reasons.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", reasons.join(", "))
-            }
+            "  verdict: {}",
+            outcome(v.passed, v.reasons.iter().map(|r| r.code()))
         );
     }
     Ok(passed)
+}
+
+/// `PASS`, or `FAIL (code, code)`.
+fn outcome<'a>(passed: bool, reasons: impl Iterator<Item = &'a str>) -> String {
+    let reasons: Vec<&str> = reasons.collect();
+    match (passed, reasons.is_empty()) {
+        (true, true) => "PASS".into(),
+        (true, false) => format!("PASS ({})", reasons.join(", ")),
+        (false, true) => "FAIL".into(),
+        (false, false) => format!("FAIL ({})", reasons.join(", ")),
+    }
 }

@@ -302,8 +302,8 @@ fn refine(
     (out_src, out_dst)
 }
 
-/// Eye centre to eye centre of a track frame's points.
-fn iod(points: &[[f32; 2]]) -> Option<f32> {
+/// Eye centre to eye centre of a track frame's points ([`TRACK_LAYOUT`]), pixels.
+pub(crate) fn iod(points: &[[f32; 2]]) -> Option<f32> {
     let l = TRACK_LAYOUT;
     let mid = |[a, b]: [usize; 2]| -> Option<[f32; 2]> {
         let (p, q) = (points.get(a)?, points.get(b)?);

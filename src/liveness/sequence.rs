@@ -18,7 +18,7 @@ use crate::liveness::challenge::{
 };
 use crate::liveness::cues;
 use crate::liveness::parallax::{
-    texture_parallax, ParallaxConfig, ParallaxVerdict, PosedFrame, TextureParallax,
+    iod, texture_parallax, ParallaxConfig, ParallaxVerdict, PosedFrame, TextureParallax,
 };
 use crate::liveness::planarity::{
     planarity_evidence, LandmarkFrame, PlanarityConfig, TRACK_LAYOUT, TRACK_POINTS,
@@ -295,17 +295,6 @@ pub fn texture_evidence(
         first.get_or_insert(r);
     }
     first
-}
-
-/// Eye centre to eye centre, pixels.
-fn iod(points: &[[f32; 2]]) -> Option<f32> {
-    let l = TRACK_LAYOUT;
-    let mid = |[a, b]: [usize; 2]| -> Option<[f32; 2]> {
-        let (p, q) = (points.get(a)?, points.get(b)?);
-        Some([(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0])
-    };
-    let (r, e) = (mid(l.right_eye)?, mid(l.left_eye)?);
-    Some(((r[0] - e[0]).powi(2) + (r[1] - e[1]).powi(2)).sqrt())
 }
 
 /// The single-frame cues on a face box of one frame: moiré, glare and colour gamut. A cue

@@ -193,7 +193,6 @@ impl CaptureFlow {
         session_id: &str,
         captured_at_ms: f64,
     ) -> Result<Vec<u8>, JsValue> {
-        use crate::envelope::{seal_with_os_rng, PublicKey, SealContext};
         let bad = |m: &str| js_error(Error::new(ErrorCode::BadState, m));
         if self.machine.phase() != &Phase::Captured {
             return Err(bad("nothing captured yet"));
@@ -227,23 +226,7 @@ impl CaptureFlow {
             payload.liveness = Some(self.track.clone());
         }
         payload.signals = self.signals();
-        let plaintext = payload.to_vec().map_err(|e| js_error(e.into()))?;
-        let key: PublicKey = public_key
-            .parse()
-            .map_err(|e: crate::envelope::EnvelopeError| js_error(e.into()))?;
-        if !(captured_at_ms.is_finite() && captured_at_ms >= 0.0) {
-            return Err(js_error(Error::new(
-                ErrorCode::BadInput,
-                "capturedAtMs must be a non-negative time in ms",
-            )));
-        }
-        let ctx = SealContext::new(
-            project_id,
-            session_id,
-            captured_at_ms as u64,
-            checker.policy.hash(),
-        );
-        seal_with_os_rng(&key, &ctx, &plaintext).map_err(|e| js_error(e.into()))
+        checker.seal_payload(&payload, public_key, project_id, session_id, captured_at_ms)
     }
 
     /// The tab was hidden.

@@ -132,7 +132,6 @@ impl Checker {
         captured_at_ms: f64,
         signals_json: &str,
     ) -> Result<Vec<u8>, JsValue> {
-        use crate::envelope::{seal_with_os_rng, PublicKey, SealContext};
         use crate::upload::{CaptureSignals, ClaimedVerdict, EncodedFrame, UploadPayload};
         let bad = |m: String| js_error(Error::new(ErrorCode::BadInput, m));
         let frame =
@@ -151,20 +150,7 @@ impl Checker {
             payload.signals = serde_json::from_str::<CaptureSignals>(signals_json)
                 .map_err(|e| bad(format!("capture signals JSON: {e}")))?;
         }
-        let plaintext = payload.to_vec().map_err(|e| js_error(e.into()))?;
-        let key: PublicKey = public_key
-            .parse()
-            .map_err(|e: crate::envelope::EnvelopeError| js_error(e.into()))?;
-        if !(captured_at_ms.is_finite() && captured_at_ms >= 0.0) {
-            return Err(bad("capturedAtMs must be a non-negative time in ms".into()));
-        }
-        let ctx = SealContext::new(
-            project_id,
-            session_id,
-            captured_at_ms as u64,
-            self.policy.hash(),
-        );
-        seal_with_os_rng(&key, &ctx, &plaintext).map_err(|e| js_error(e.into()))
+        self.seal_payload(&payload, public_key, project_id, session_id, captured_at_ms)
     }
 
     /// The policy in force, as a plain object.
@@ -197,5 +183,37 @@ impl Checker {
             analysis: &analysis,
             verdict: &verdict,
         })
+    }
+}
+
+impl Checker {
+    /// Seals an upload payload with HPKE to the project's public key, bound to the project,
+    /// session, capture time (unix ms) and this checker's policy.
+    pub(crate) fn seal_payload(
+        &self,
+        payload: &crate::upload::UploadPayload,
+        public_key: &str,
+        project_id: &str,
+        session_id: &str,
+        captured_at_ms: f64,
+    ) -> Result<Vec<u8>, JsValue> {
+        use crate::envelope::{seal_with_os_rng, PublicKey, SealContext};
+        let plaintext = payload.to_vec().map_err(|e| js_error(e.into()))?;
+        let key: PublicKey = public_key
+            .parse()
+            .map_err(|e: crate::envelope::EnvelopeError| js_error(e.into()))?;
+        if !(captured_at_ms.is_finite() && captured_at_ms >= 0.0) {
+            return Err(js_error(Error::new(
+                ErrorCode::BadInput,
+                "capturedAtMs must be a non-negative time in ms",
+            )));
+        }
+        let ctx = SealContext::new(
+            project_id,
+            session_id,
+            captured_at_ms as u64,
+            self.policy.hash(),
+        );
+        seal_with_os_rng(&key, &ctx, &plaintext).map_err(|e| js_error(e.into()))
     }
 }
