@@ -5,7 +5,7 @@
 //! | limit | refusal |
 //! |---|---|
 //! | API requests per client IP (`perIp`, sliding window) | `429 rate_limited` |
-//! | requests per session, Start and upload attempts (`perSession`, sliding window) | `429 rate_limited` |
+//! | `POST`s per session, Start and upload attempts (`perSession`, sliding window) | `429 rate_limited` |
 //! | rejected decisions per (project, submission) (`failedChecks`, exact sliding window over the stored results) | `429 too_many_failed_checks` at session creation and upload |
 //! | request headers not received within `headerTimeoutMs` | the connection is closed |
 //! | request body not received within `requestTimeoutMs` | `408 request_timeout` |
@@ -59,7 +59,7 @@ pub struct LimitsConfig {
     /// API requests per client IP (IPv6 by /64). Default 300 per minute.
     #[serde(default = "default_per_ip")]
     pub per_ip: Option<RateLimit>,
-    /// Requests per session (Start and upload attempts, replays included). Default 20 per
+    /// `POST`s per session (Start and upload attempts, replays included). Default 20 per
     /// minute: the page needs one Start and at most 8 upload attempts.
     #[serde(default = "default_per_session")]
     pub per_session: Option<RateLimit>,
@@ -314,7 +314,9 @@ pub async fn guard(State(state): State<SharedState>, req: Request, next: Next) -
             limiters.config.client_ip_header.as_deref(),
         );
         let mut checked = Limiters::check(&limiters.per_ip, ip, now, "from this address");
-        if let (Ok(()), Some(id)) = (&checked, session_of(path)) {
+        // Session actions (Start, upload) count; reads such as status polling do not.
+        let action = req.method() == axum::http::Method::POST;
+        if let (Ok(()), true, Some(id)) = (&checked, action, session_of(path)) {
             checked = Limiters::check(
                 &limiters.per_session,
                 id.to_owned(),

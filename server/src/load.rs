@@ -27,6 +27,7 @@ use liveform::upload::retry::{
     next_step, parse_retry_after_ms, AttemptOutcome, NextStep, UPLOAD_RETRY,
 };
 use liveform::upload::{ClaimedVerdict, EncodedFrame, UploadPayload};
+use liveform::webhook::retry_delay_ms;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::Value;
@@ -138,6 +139,8 @@ struct Outcome {
     attempts: u32,
     session_ms: f64,
     upload_ms: f64,
+    /// How long the worker waits before its next upload (after a refused session).
+    pause: Duration,
 }
 
 /// Figures of a run.
@@ -183,6 +186,8 @@ pub struct Report {
     /// Uploads the client got no 200 for that the server nonetheless stored (a retry by the
     /// page would collect them).
     pub stored_unacknowledged: usize,
+    /// Answers the results API kept refusing to look up (not counted as lost).
+    pub unchecked: usize,
     /// How the answers were checked: `database` or `results API`.
     pub checked_by: String,
 }
@@ -267,8 +272,16 @@ fn print_report(r: &Report) {
     );
     println!("  errors: {:?}", r.errors);
     println!(
-        "  checked by {}: {} lost, {} duplicated, {} stored without a 200 to the client",
-        r.checked_by, r.lost, r.duplicated, r.stored_unacknowledged
+        "  checked by {}: {} lost, {} duplicated, {} stored without a 200 to the client{}",
+        r.checked_by,
+        r.lost,
+        r.duplicated,
+        r.stored_unacknowledged,
+        if r.unchecked > 0 {
+            format!(", {} not checked (lookups refused)", r.unchecked)
+        } else {
+            String::new()
+        }
     );
 }
 
@@ -340,7 +353,11 @@ async fn run_async(a: Args, jpeg: Vec<u8>) -> Result<Report, String> {
                 }
                 started.fetch_add(1, Ordering::Relaxed);
                 let o = one_upload(&client, &base, &a, &jpeg).await;
+                let pause = o.pause;
                 outcomes.lock().unwrap_or_else(|p| p.into_inner()).push(o);
+                if !pause.is_zero() {
+                    tokio::time::sleep_until((Instant::now() + pause).min(deadline).into()).await;
+                }
             }
         }));
     }
@@ -369,14 +386,14 @@ async fn run_async(a: Args, jpeg: Vec<u8>) -> Result<Report, String> {
             }
         }
     }
-    let (lost, duplicated, stored_unacknowledged, checked_by) = match &db_path {
+    let (lost, duplicated, stored_unacknowledged, unchecked, checked_by) = match &db_path {
         Some(p) => {
             let (l, d, s) = check_database(p, &outcomes)?;
-            (l, d, s, "database")
+            (l, d, s, 0, "database")
         }
         None => {
-            let (l, d) = check_api(&client, &base, &a.api_key, &outcomes).await;
-            (l, d, 0, "results API")
+            let (l, d, u) = check_api(&client, &base, &a.api_key, &outcomes).await;
+            (l, d, 0, u, "results API")
         }
     };
     if let Some((server, dir)) = built_in {
@@ -418,6 +435,7 @@ async fn run_async(a: Args, jpeg: Vec<u8>) -> Result<Report, String> {
         lost,
         duplicated,
         stored_unacknowledged,
+        unchecked,
         checked_by: checked_by.into(),
     })
 }
@@ -438,12 +456,14 @@ async fn one_upload(client: &reqwest::Client, base: &str, a: &Args, jpeg: &[u8])
         attempts: 0,
         session_ms: 0.0,
         upload_ms: 0.0,
+        pause: Duration::ZERO,
     };
     let t0 = Instant::now();
     let session = match open_session(client, base, a).await {
         Ok(s) => s,
-        Err(code) => {
+        Err((code, pause)) => {
             out.error = Some(code);
+            out.pause = pause;
             return out;
         }
     };
@@ -517,7 +537,29 @@ async fn one_upload(client: &reqwest::Client, base: &str, a: &Args, jpeg: &[u8])
     }
 }
 
-async fn open_session(client: &reqwest::Client, base: &str, a: &Args) -> Result<Value, String> {
+/// A failed step before the upload: its code, and how long to pause before the next upload
+/// (the server's `Retry-After`, else a second), so a refusing server is not hammered.
+type StepError = (String, Duration);
+
+fn step_error(
+    what: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    text: &str,
+) -> StepError {
+    let pause = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after_ms)
+        .map_or(Duration::from_secs(1), Duration::from_millis);
+    (
+        format!("{what} {status} {}", error_code(text).unwrap_or_default()),
+        pause,
+    )
+}
+
+async fn open_session(client: &reqwest::Client, base: &str, a: &Args) -> Result<Value, StepError> {
+    let no_answer = |what: &str| (format!("{what}_no_answer"), Duration::from_secs(1));
     let query = format!("pid={}&sid={}", a.pid, a.sid);
     let r = client
         .post(format!("{base}/api/sessions"))
@@ -525,29 +567,23 @@ async fn open_session(client: &reqwest::Client, base: &str, a: &Args) -> Result<
         .body(serde_json::json!({ "query": query }).to_string())
         .send()
         .await
-        .map_err(|_| "session_no_answer".to_owned())?;
-    let status = r.status().as_u16();
-    let text = r.text().await.map_err(|_| "session_no_answer".to_owned())?;
+        .map_err(|_| no_answer("session"))?;
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
+    let text = r.text().await.map_err(|_| no_answer("session"))?;
     if status != 201 {
-        return Err(format!(
-            "session {status} {}",
-            error_code(&text).unwrap_or_default()
-        ));
+        return Err(step_error("session", status, &headers, &text));
     }
-    let session: Value = serde_json::from_str(&text).map_err(|_| "session_bad_answer")?;
+    let session: Value = serde_json::from_str(&text).map_err(|_| no_answer("session"))?;
     let id = session["sessionId"].as_str().unwrap_or_default();
     let r = client
         .post(format!("{base}/api/sessions/{id}/start"))
         .send()
         .await
-        .map_err(|_| "start_no_answer".to_owned())?;
-    let status = r.status().as_u16();
+        .map_err(|_| no_answer("start"))?;
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
     if status != 200 {
         let text = r.text().await.unwrap_or_default();
-        return Err(format!(
-            "start {status} {}",
-            error_code(&text).unwrap_or_default()
-        ));
+        return Err(step_error("start", status, &headers, &text));
     }
     Ok(session)
 }
@@ -619,34 +655,69 @@ fn check_database(path: &Path, outcomes: &[Outcome]) -> Result<(usize, usize, us
     Ok((lost, duplicated, unacknowledged))
 }
 
-/// Lost and mismatched uploads, through `GET /api/results/{authId}`.
+/// Lost and mismatched uploads, through `GET /api/results/{authId}`; lookups the server
+/// keeps refusing (rate limits, errors) are counted apart, as not checked.
 async fn check_api(
     client: &reqwest::Client,
     base: &str,
     api_key: &str,
     outcomes: &[Outcome],
-) -> (usize, usize) {
-    let (mut lost, mut mismatched) = (0, 0);
+) -> (usize, usize, usize) {
+    let (mut lost, mut mismatched, mut unchecked) = (0, 0, 0);
     for o in outcomes {
         let Some((200, body)) = &o.answer else {
             continue;
         };
         let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
         let auth_id = v["authId"].as_str().unwrap_or_default();
-        let r = client
-            .get(format!("{base}/api/results/{auth_id}"))
-            .header("x-api-key", api_key)
-            .send()
-            .await;
-        let stored = match r {
-            Ok(r) if r.status().as_u16() == 200 => r
-                .text()
-                .await
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .unwrap_or(Value::Null),
-            _ => {
+        let mut found = None;
+        for attempt in 1..=UPLOAD_RETRY.max_attempts {
+            let r = client
+                .get(format!("{base}/api/results/{auth_id}"))
+                .header("x-api-key", api_key)
+                .send()
+                .await;
+            let (status, retry_after, text) = match r {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let retry_after = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after_ms);
+                    (
+                        Some(status),
+                        retry_after,
+                        r.text().await.unwrap_or_default(),
+                    )
+                }
+                Err(_) => (None, None, String::new()),
+            };
+            match status {
+                Some(200) => {
+                    found = Some(serde_json::from_str::<Value>(&text).unwrap_or(Value::Null));
+                    break;
+                }
+                Some(404) => {
+                    found = Some(Value::Null);
+                    break;
+                }
+                _ => {
+                    let pause = retry_delay_ms(&UPLOAD_RETRY, attempt + 1, random_u64())
+                        .unwrap_or(0)
+                        .max(retry_after.unwrap_or(0));
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+            }
+        }
+        let stored = match found {
+            Some(Value::Null) => {
                 lost += 1;
+                continue;
+            }
+            Some(v) => v,
+            None => {
+                unchecked += 1;
                 continue;
             }
         };
@@ -656,7 +727,7 @@ async fn check_api(
             mismatched += 1;
         }
     }
-    (lost, mismatched)
+    (lost, mismatched, unchecked)
 }
 
 #[cfg(test)]
