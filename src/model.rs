@@ -118,6 +118,48 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 type Plan = TypedRunnableModel;
 
+/// tract's NNEF reader/writer with its core operators and the ONNX-specific ones.
+fn nnef_framework() -> tract_nnef::framework::Nnef {
+    use tract_onnx::WithOnnx;
+    tract_nnef::nnef().with_onnx()
+}
+
+/// Converts a verified ONNX model to NNEF (a tar archive): typed and decluttered for the
+/// model's fixed input shape, written deterministically (same bytes for the same input).
+/// Run offline (natively); [`Model::load_nnef`] loads the result.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
+    let got = sha256_hex(onnx);
+    if got != kind.sha256() {
+        return Err(Error::new(
+            ErrorCode::ModelChecksum,
+            format!(
+                "{}: sha256 {got}, expected {}",
+                kind.file_name(),
+                kind.sha256()
+            ),
+        ));
+    }
+    let invalid = |e: TractError| {
+        Error::new(
+            ErrorCode::ModelInvalid,
+            format!("{} to NNEF: {e}", kind.file_name()),
+        )
+    };
+    let typed = tract_onnx::onnx()
+        .model_for_read(&mut std::io::Cursor::new(onnx))
+        .map_err(invalid)?
+        .with_input_fact(0, f32::fact(kind.input_shape()).into())
+        .map_err(invalid)?
+        .into_typed()
+        .map_err(invalid)?
+        .into_decluttered()
+        .map_err(invalid)?;
+    nnef_framework()
+        .write_to_tar_with_config(&typed, Vec::new(), false, true)
+        .map_err(invalid)
+}
+
 /// A verified, optimised model ready to run.
 pub struct Model {
     kind: ModelKind,
@@ -159,6 +201,38 @@ impl Model {
             .map_err(invalid)?
             .into_runnable()
             .map_err(invalid)?;
+        Ok(Model { kind, plan })
+    }
+
+    /// Loads a model from the NNEF form made by [`onnx_to_nnef`]: it is already typed and
+    /// decluttered for the fixed input shape, so only tract's code generation runs (no ONNX
+    /// parsing, type analysis or decluttering).
+    ///
+    /// Measured as a cold-start lever (BENCHMARKS.md); the SDK still loads the verified ONNX
+    /// files. `expected_sha256` is the pinned hash of the NNEF file, checked like
+    /// [`Model::load`]'s.
+    pub fn load_nnef(kind: ModelKind, bytes: &[u8], expected_sha256: &str) -> Result<Model> {
+        let got = sha256_hex(bytes);
+        if got != expected_sha256 {
+            return Err(Error::new(
+                ErrorCode::ModelChecksum,
+                format!(
+                    "{} (NNEF): sha256 {got}, expected {expected_sha256}",
+                    kind.name()
+                ),
+            ));
+        }
+        let invalid = |e: TractError| {
+            Error::new(
+                ErrorCode::ModelInvalid,
+                format!("{} (NNEF): {e}", kind.name()),
+            )
+        };
+        let mut model = nnef_framework()
+            .model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(invalid)?;
+        model.optimize().map_err(invalid)?;
+        let plan = model.into_runnable().map_err(invalid)?;
         Ok(Model { kind, plan })
     }
 
