@@ -12,7 +12,7 @@ import { chromium } from "playwright-core";
 import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync, mkdtempSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join, dirname } from "node:path";
-import { tmpdir, cpus, totalmem } from "node:os";
+import { tmpdir, cpus, totalmem, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { serve } from "./serve.mjs";
 
@@ -24,6 +24,10 @@ const COLD = Number(process.env.BENCH_COLD || 5);
 const CRITERION = process.env.CRITERION_DIR
   || join(process.env.CARGO_TARGET_DIR || join(ROOT, "target"), "criterion");
 const ORT_DIST = join(HERE, "node_modules/onnxruntime-web/dist");
+// BENCH_FORMAT=nnef: the package was built without the ONNX loader (the size lever); every
+// model is loaded from its NNEF form (bench/results/nnef, made by examples/nnef_convert.rs).
+const FORMAT = process.env.BENCH_FORMAT || "onnx";
+const OUT = process.env.BENCH_OUT || join(HERE, "results/latest.json");
 
 const ARGS = [
   "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -71,11 +75,13 @@ async function main() {
   const haveNnef = existsSync(join(HERE, "results/nnef/nnef.json"));
   const R = { date: new Date().toISOString(), runs: RUNS, machine: {}, sizes: {} };
   const cpu = cpus()[0];
-  R.machine = { cpu: cpu && cpu.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  R.machine = { cpu: cpu && cpu.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvgBefore: loadavg() };
 
   // Sizes.
   const size = (file) => { const b = readFileSync(file); return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length }; };
   R.sizes.liveform = size(wasm);
+  R.format = FORMAT;
+  R.pkg = PKG;
   R.sizes.ort = size(join(ORT_DIST, "ort-wasm-simd-threaded.wasm"));
   R.sizes.ortJs = size(join(ORT_DIST, "ort.wasm.min.mjs"));
 
@@ -85,6 +91,7 @@ async function main() {
     // Cold start, engines interleaved round by round, each in a fresh context (cold caches).
     log(`cold start × ${COLD}`);
     const modes = [["guidance", "engine=liveform&models=guidance"], ["all", "engine=liveform&models=all"], ["ort", "engine=ort"]];
+    if (FORMAT === "nnef") modes.splice(0, 2);
     if (haveNnef) modes.push(["guidance (NNEF)", "engine=liveform&models=guidance&format=nnef"], ["all (NNEF)", "engine=liveform&models=all&format=nnef"]);
     R.cold = Object.fromEntries(modes.map(([k]) => [k, []]));
     for (let i = 0; i < COLD; i++) {
@@ -98,7 +105,7 @@ async function main() {
     }
 
     log("bench page setup");
-    const { page } = await openPage(browser, `${server.url}/index.html`, () => window.benchReady === true);
+    const { page } = await openPage(browser, `${server.url}/index.html?format=${FORMAT}`, () => window.benchReady === true);
     R.setup = await page.evaluate(() => window.bench.setup());
     log("stages"); R.stages = await page.evaluate((n) => window.bench.stages(n), RUNS);
     log("models vs onnxruntime-web"); R.models = await page.evaluate((n) => window.bench.models(n), RUNS);
@@ -110,6 +117,7 @@ async function main() {
     }
     log("pipeline tracker (worker)");
     R.worker = await page.evaluate((n) => window.bench.pipelineWorker("tracker", n), 3 * RUNS);
+    log("profile by operator"); R.profile = await page.evaluate((n) => window.bench.profile(n), 10);
     log("model loading (ONNX vs NNEF)"); R.loads = await page.evaluate((n) => window.bench.loads(n), 5);
     log("seal"); R.seal = await page.evaluate((n) => window.bench.seal(n), Math.max(10, RUNS / 2));
     const y4m = Uint8Array.from(await page.evaluate(() => window.bench.y4m()));
@@ -123,7 +131,7 @@ async function main() {
     R.capture = {};
     for (const mode of ["flow", "tracker", "worker"]) {
       log(`capture loop ${mode}`);
-      const { ctx, page: p } = await openPage(browser, `${server.url}/capture.html`, () => window.captureReady === true);
+      const { ctx, page: p } = await openPage(browser, `${server.url}/capture.html?format=${FORMAT}`, () => window.captureReady === true);
       R.capture[mode] = await p.evaluate((m) => window.capture(m, 6), mode);
       await ctx.close();
     }
@@ -131,8 +139,9 @@ async function main() {
     await browser.close().catch(() => {});
     await server.close();
   }
-  mkdirSync(join(HERE, "results"), { recursive: true });
-  writeFileSync(join(HERE, "results/latest.json"), JSON.stringify(R, null, 2));
+  R.machine.loadAvgAfter = loadavg();
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(R, null, 2));
   console.log(report(R));
 }
 
@@ -143,7 +152,7 @@ function median(xs) {
 
 function report(R) {
   const out = [];
-  out.push(`liveform ${R.setup.version} — ${R.date} — ${R.machine.cpu} (${R.machine.cores} cores), Chromium ${R.machine.chromium}, node ${R.machine.node}; ${R.runs} timed runs per figure; crossOriginIsolated=${R.setup.crossOriginIsolated}`);
+  out.push(`liveform ${R.setup.version} (pkg ${R.pkg}, models as ${R.format}) — ${R.date} — ${R.machine.cpu} (${R.machine.cores} cores), Chromium ${R.machine.chromium}, node ${R.machine.node}; ${R.runs} timed runs per figure; crossOriginIsolated=${R.setup.crossOriginIsolated}; load average before ${R.machine.loadAvgBefore.map((x) => x.toFixed(1)).join("/")}, after ${R.machine.loadAvgAfter.map((x) => x.toFixed(1)).join("/")}`);
   const frames = ["astronaut", "grace_hopper"];
 
   out.push("\n### Per stage, one 640×480 frame (ms, wasm in Chromium vs native criterion)\n");
@@ -178,6 +187,13 @@ function report(R) {
   for (const f of frames) {
     const a = R.peerStages[`agreement/${f}`];
     out.push(`\nagreement (${f}): detector score |Δ| ${a.scoreDiff.toExponential(1)}, box |Δ| ${f2(a.boxDiff)} px, mesh max |Δ| ${f2(a.meshMaxDiffPx)} px, anti-spoof ORT ${a.antispoof[0].toFixed(4)} vs ours ${a.antispoof[1].toFixed(4)}`);
+  }
+
+  if (R.profile) {
+    out.push("\n### Where the time goes in wasm (tract operators, ms per run, astronaut; the five largest)\n");
+    out.push(table(["model", "total", "operators"], Object.entries(R.profile).map(([m, ops]) => [
+      m, f2(ops.reduce((t, [, ms]) => t + ms, 0)), ops.slice(0, 5).map(([op, ms]) => `${op} ${f2(ms)}`).join("; "),
+    ])));
   }
 
   out.push("\n### Steady-state pipeline per frame (frame passed in each call; ms)\n");

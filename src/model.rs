@@ -5,7 +5,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
-use tract_onnx::prelude::*;
+use tract_nnef::prelude::*;
 
 /// The models the SDK knows, with the exact file each expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -120,14 +120,14 @@ type Plan = TypedRunnableModel;
 
 /// tract's NNEF reader/writer with its core operators and the ONNX-specific ones.
 fn nnef_framework() -> tract_nnef::framework::Nnef {
-    use tract_onnx::WithOnnx;
+    use tract_onnx_opl::WithOnnx;
     tract_nnef::nnef().with_onnx()
 }
 
 /// Converts a verified ONNX model to NNEF (a tar archive): typed and decluttered for the
 /// model's fixed input shape, written deterministically (same bytes for the same input).
 /// Run offline (natively); [`Model::load_nnef`] loads the result.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "onnx", not(target_arch = "wasm32")))]
 pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
     let got = sha256_hex(onnx);
     if got != kind.sha256() {
@@ -146,6 +146,7 @@ pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
             format!("{} to NNEF: {e}", kind.file_name()),
         )
     };
+    use tract_onnx::prelude::InferenceModelExt;
     let typed = tract_onnx::onnx()
         .model_for_read(&mut std::io::Cursor::new(onnx))
         .map_err(invalid)?
@@ -192,16 +193,24 @@ impl Model {
                 format!("{}: {e}", kind.file_name()),
             )
         };
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(invalid)?
-            .with_input_fact(0, f32::fact(kind.input_shape()).into())
-            .map_err(invalid)?
-            .into_optimized()
-            .map_err(invalid)?
-            .into_runnable()
-            .map_err(invalid)?;
-        Ok(Model { kind, plan })
+        #[cfg(feature = "onnx")]
+        {
+            use tract_onnx::prelude::InferenceModelExt;
+            let plan = tract_onnx::onnx()
+                .model_for_read(&mut std::io::Cursor::new(bytes))
+                .map_err(invalid)?
+                .with_input_fact(0, f32::fact(kind.input_shape()).into())
+                .map_err(invalid)?
+                .into_optimized()
+                .map_err(invalid)?
+                .into_runnable()
+                .map_err(invalid)?;
+            Ok(Model { kind, plan })
+        }
+        #[cfg(not(feature = "onnx"))]
+        Err(invalid(TractError::msg(
+            "this build has no ONNX loader (feature \"onnx\"): load the NNEF form",
+        )))
     }
 
     /// Loads a model from the NNEF form made by [`onnx_to_nnef`]: it is already typed and
@@ -234,6 +243,42 @@ impl Model {
         model.optimize().map_err(invalid)?;
         let plan = model.into_runnable().map_err(invalid)?;
         Ok(Model { kind, plan })
+    }
+
+    /// Runs the model once on `input` and returns the time spent in each kind of operator
+    /// (summed by operator name, largest first), in the unit of `now`. The caller passes the
+    /// clock (the core reads none): `performance.now()` in the browser, an `Instant` natively.
+    /// For profiling only; [`Model::run`] is the way to run a model.
+    pub fn profile(
+        &self,
+        input: Vec<f32>,
+        now: &mut dyn FnMut() -> f64,
+    ) -> Result<Vec<(String, f64)>> {
+        use tract_nnef::tract_core::ops::OpState;
+        use tract_nnef::tract_core::plan::{eval, EvalContext};
+        let err =
+            |e: TractError| Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()));
+        let tensor = Tensor::from_shape(&self.kind.input_shape(), &input).map_err(err)?;
+        let mut totals: std::collections::HashMap<String, f64> = Default::default();
+        let mut state = self.plan.spawn().map_err(err)?;
+        state
+            .run_plan_with_eval(
+                tvec!(tensor.into()),
+                |ctx: &EvalContext,
+                 op_state: Option<&mut (dyn OpState + 'static)>,
+                 node: &TypedNode,
+                 inputs: TVec<TValue>|
+                 -> TractResult<TVec<TValue>> {
+                    let t = now();
+                    let out = eval(ctx, op_state, node, inputs);
+                    *totals.entry(node.op.name().to_string()).or_default() += now() - t;
+                    out
+                },
+            )
+            .map_err(err)?;
+        let mut v: Vec<_> = totals.into_iter().collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(v)
     }
 
     pub fn kind(&self) -> ModelKind {

@@ -1,6 +1,6 @@
 //! Models converted to NNEF offline (the cold-start lever) load and give the ONNX model's
 //! outputs; a wrong hash is refused.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(feature = "onnx", not(target_arch = "wasm32")))]
 
 mod common;
 

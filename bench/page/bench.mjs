@@ -2,7 +2,7 @@
 // numbers; bench/run.mjs calls them in turn (headless Chromium) and prints the tables.
 // No timing is judged here: these are measurements, not tests.
 import * as ort from "/ort/ort.wasm.min.mjs";
-import { lf, start, frames, stats, timeRuns, pipeline, fetchBytes, WIDTH, HEIGHT } from "./lf.mjs";
+import { lf, start, frames, stats, timeRuns, pipeline, fetchBytes, nnefManifest, WIDTH, HEIGHT } from "./lf.mjs";
 import { Peer } from "./peer.mjs";
 
 // The peer runs one thread with SIMD: the same budget as liveform's single-threaded wasm.
@@ -14,15 +14,17 @@ ort.env.wasm.wasmPaths = "/ort/";
 const COMPARED = ["face_detector", "face_mesh", "antispoof", "mask_classifier", "palm_detector"];
 const STAGES = ["detect", "mesh", "pose_eyes", "quality", "regions", "mask", "palm", "antispoof", "analyze_light", "analyze_full"];
 
-let S = null; // { checker, frames, peer, times }
+let S = null; // { checker, frames, peer, format }
+// ?format=nnef: the package has no ONNX loader; every model is loaded from its NNEF form.
+const FORMAT = new URLSearchParams(location.search).get("format") || "onnx";
 
 async function setup() {
-  const { checker, times } = await start();
+  const { checker, times } = await start(undefined, await nnefManifest(FORMAT));
   const fr = await frames(checker);
   const files = Object.fromEntries(lf.modelFiles().map((m) => [m.name, m.file]));
   const peer = await Peer.create(ort, (f) => fetchBytes(`/models/${f}`), COMPARED.map((n) => [n, files[n]]));
   S = { checker, frames: fr, peer };
-  return { times, peerStart: peer.startMs, crossOriginIsolated: self.crossOriginIsolated, version: lf.version() };
+  return { times, format: FORMAT, peerStart: peer.startMs, crossOriginIsolated: self.crossOriginIsolated, version: lf.version() };
 }
 
 /** Every stage on every frame: per-run ms. */
@@ -137,7 +139,7 @@ async function pipelineWorker(mode, n) {
     w.onmessage = (e) => (e.data.error ? fail(new Error(e.data.error)) : ok(e.data));
   });
   let r = reply();
-  w.postMessage({ cmd: "init", mode });
+  w.postMessage({ cmd: "init", mode, format: FORMAT });
   const ready = await r;
   const out = { workerStart: ready.times };
   for (const { name, frame } of S.frames) {
@@ -191,14 +193,23 @@ async function loads(n) {
   const out = {};
   for (const m of lf.modelFiles()) {
     const onnx = await fetchBytes(`/models/${m.file}`);
-    out[`${m.name}/onnx`] = stats(await timeRuns(() => S.checker.loadModel(m.name, onnx), n, 1));
+    if (FORMAT === "onnx") out[`${m.name}/onnx`] = stats(await timeRuns(() => S.checker.loadModel(m.name, onnx), n, 1));
     if (nnef && nnef[m.name]) {
       const b = await fetchBytes(`/nnef/${nnef[m.name].file}`);
       out[`${m.name}/nnef`] = stats(await timeRuns(() => lf.benchLoadNnef(S.checker, m.name, b, nnef[m.name].sha256), n, 1));
-      // Leave the ONNX-loaded model in place for the other measurements.
-      S.checker.loadModel(m.name, onnx);
+      // Leave the model of the page's own format in place for the other measurements.
+      if (FORMAT === "onnx") S.checker.loadModel(m.name, onnx);
     }
   }
+  return out;
+}
+
+/** Where each model's time goes in wasm: ms per run by operator kind (tract's op names). */
+async function profile(runs) {
+  if (!lf.benchProfile) return null; // a package built before the profiler export
+  const out = {};
+  const frame = S.frames[0].frame;
+  for (const name of COMPARED) out[name] = lf.benchProfile(S.checker, name, frame.input(name), runs);
   return out;
 }
 
@@ -207,5 +218,5 @@ function y4m() {
   return Array.from(S.frames[0].frame.y4m(30));
 }
 
-window.bench = { setup, stages, models, peerStages, pipelineMain, pipelineWorker, seal, y4m, loads };
+window.bench = { setup, stages, models, peerStages, pipelineMain, pipelineWorker, seal, y4m, loads, profile };
 window.benchReady = true;

@@ -15,11 +15,17 @@ export async function fetchBytes(url) {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/** The NNEF manifest ({ name: { file, sha256 } }) when the page runs with ?format=nnef. */
+export async function nnefManifest(format) {
+  return format === "nnef" ? await (await fetch("/nnef/nnef.json")).json() : null;
+}
+
 /**
- * Instantiates the wasm and loads `names` (default: every precheck model) into a Checker.
+ * Instantiates the wasm and loads `names` (default: every precheck model) into a Checker,
+ * from the ONNX files, or from their NNEF forms when `nnef` (the manifest) is given.
  * Returns the checker and the time of each step in ms.
  */
-export async function start(names) {
+export async function start(names, nnef = null) {
   const times = {};
   let t = performance.now();
   await init();
@@ -30,10 +36,11 @@ export async function start(names) {
   times.load = {};
   for (const m of wanted) {
     t = performance.now();
-    const bytes = await fetchBytes(`/models/${m.file}`);
+    const bytes = await fetchBytes(nnef ? `/nnef/${nnef[m.name].file}` : `/models/${m.file}`);
     times.fetch += performance.now() - t;
     t = performance.now();
-    checker.loadModel(m.name, bytes);
+    if (nnef) lf.benchLoadNnef(checker, m.name, bytes, nnef[m.name].sha256);
+    else checker.loadModel(m.name, bytes);
     times.load[m.name] = performance.now() - t;
   }
   return { checker, times };

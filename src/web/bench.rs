@@ -197,3 +197,38 @@ pub fn bench_load_nnef(
     checker.models.insert(model);
     Ok(())
 }
+
+/// Profiles model `name` on `input` over `runs` runs: `[[operator, ms per run], …]`, the
+/// slowest operator kind first (clock: `performance.now()`).
+#[wasm_bindgen(js_name = benchProfile)]
+pub fn bench_profile(
+    checker: &Checker,
+    name: &str,
+    input: Vec<f32>,
+    runs: u32,
+) -> Result<JsValue, JsValue> {
+    let kind = kind(name)?;
+    let model = match kind {
+        ModelKind::FaceDetector => &checker.models.face_detector,
+        ModelKind::FaceMesh => &checker.models.face_mesh,
+        ModelKind::Antispoof => &checker.models.antispoof,
+        ModelKind::MaskClassifier => &checker.models.mask_classifier,
+        ModelKind::PalmDetector => &checker.models.palm_detector,
+        ModelKind::FaceDescriptor => &checker.models.face_descriptor,
+    }
+    .as_ref()
+    .ok_or_else(|| bad(format!("model {name} is not loaded")))?;
+    let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into())?;
+    let now_fn: js_sys::Function = js_sys::Reflect::get(&perf, &"now".into())?.into();
+    let mut now = || now_fn.call0(&perf).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let mut totals: std::collections::BTreeMap<String, f64> = Default::default();
+    let runs = runs.max(1);
+    for _ in 0..runs {
+        for (op, ms) in model.profile(input.clone(), &mut now).map_err(js_error)? {
+            *totals.entry(op).or_default() += ms / runs as f64;
+        }
+    }
+    let mut v: Vec<(String, f64)> = totals.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    crate::web::to_js(&v)
+}
