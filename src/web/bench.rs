@@ -220,7 +220,13 @@ pub fn bench_profile(
     .ok_or_else(|| bad(format!("model {name} is not loaded")))?;
     let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into())?;
     let now_fn: js_sys::Function = js_sys::Reflect::get(&perf, &"now".into())?.into();
-    let mut now = || now_fn.call0(&perf).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let mut now = || {
+        now_fn
+            .call0(&perf)
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
     let mut totals: std::collections::BTreeMap<String, f64> = Default::default();
     let runs = runs.max(1);
     for _ in 0..runs {
