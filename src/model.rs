@@ -5,7 +5,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
-use tract_onnx::prelude::*;
+use tract_nnef::prelude::*;
 
 /// The models the SDK knows, with the exact file each expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -118,6 +118,49 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 type Plan = TypedRunnableModel;
 
+/// tract's NNEF reader/writer with its core operators and the ONNX-specific ones.
+fn nnef_framework() -> tract_nnef::framework::Nnef {
+    use tract_onnx_opl::WithOnnx;
+    tract_nnef::nnef().with_onnx()
+}
+
+/// Converts a verified ONNX model to NNEF (a tar archive): typed and decluttered for the
+/// model's fixed input shape, written deterministically (same bytes for the same input).
+/// Run offline (natively); [`Model::load_nnef`] loads the result.
+#[cfg(all(feature = "onnx", not(target_arch = "wasm32")))]
+pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
+    let got = sha256_hex(onnx);
+    if got != kind.sha256() {
+        return Err(Error::new(
+            ErrorCode::ModelChecksum,
+            format!(
+                "{}: sha256 {got}, expected {}",
+                kind.file_name(),
+                kind.sha256()
+            ),
+        ));
+    }
+    let invalid = |e: TractError| {
+        Error::new(
+            ErrorCode::ModelInvalid,
+            format!("{} to NNEF: {e}", kind.file_name()),
+        )
+    };
+    use tract_onnx::prelude::InferenceModelExt;
+    let typed = tract_onnx::onnx()
+        .model_for_read(&mut std::io::Cursor::new(onnx))
+        .map_err(invalid)?
+        .with_input_fact(0, f32::fact(kind.input_shape()).into())
+        .map_err(invalid)?
+        .into_typed()
+        .map_err(invalid)?
+        .into_decluttered()
+        .map_err(invalid)?;
+    nnef_framework()
+        .write_to_tar_with_config(&typed, Vec::new(), false, true)
+        .map_err(invalid)
+}
+
 /// A verified, optimised model ready to run.
 pub struct Model {
     kind: ModelKind,
@@ -150,16 +193,92 @@ impl Model {
                 format!("{}: {e}", kind.file_name()),
             )
         };
-        let plan = tract_onnx::onnx()
+        #[cfg(feature = "onnx")]
+        {
+            use tract_onnx::prelude::InferenceModelExt;
+            let plan = tract_onnx::onnx()
+                .model_for_read(&mut std::io::Cursor::new(bytes))
+                .map_err(invalid)?
+                .with_input_fact(0, f32::fact(kind.input_shape()).into())
+                .map_err(invalid)?
+                .into_optimized()
+                .map_err(invalid)?
+                .into_runnable()
+                .map_err(invalid)?;
+            Ok(Model { kind, plan })
+        }
+        #[cfg(not(feature = "onnx"))]
+        Err(invalid(TractError::msg(
+            "this build has no ONNX loader (feature \"onnx\"): load the NNEF form",
+        )))
+    }
+
+    /// Loads a model from the NNEF form made by [`onnx_to_nnef`]: it is already typed and
+    /// decluttered for the fixed input shape, so only tract's code generation runs (no ONNX
+    /// parsing, type analysis or decluttering).
+    ///
+    /// Measured as a cold-start lever (BENCHMARKS.md); the SDK still loads the verified ONNX
+    /// files. `expected_sha256` is the pinned hash of the NNEF file, checked like
+    /// [`Model::load`]'s.
+    pub fn load_nnef(kind: ModelKind, bytes: &[u8], expected_sha256: &str) -> Result<Model> {
+        let got = sha256_hex(bytes);
+        if got != expected_sha256 {
+            return Err(Error::new(
+                ErrorCode::ModelChecksum,
+                format!(
+                    "{} (NNEF): sha256 {got}, expected {expected_sha256}",
+                    kind.name()
+                ),
+            ));
+        }
+        let invalid = |e: TractError| {
+            Error::new(
+                ErrorCode::ModelInvalid,
+                format!("{} (NNEF): {e}", kind.name()),
+            )
+        };
+        let mut model = nnef_framework()
             .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(invalid)?
-            .with_input_fact(0, f32::fact(kind.input_shape()).into())
-            .map_err(invalid)?
-            .into_optimized()
-            .map_err(invalid)?
-            .into_runnable()
             .map_err(invalid)?;
+        model.optimize().map_err(invalid)?;
+        let plan = model.into_runnable().map_err(invalid)?;
         Ok(Model { kind, plan })
+    }
+
+    /// Runs the model once on `input` and returns the time spent in each kind of operator
+    /// (summed by operator name, largest first), in the unit of `now`. The caller passes the
+    /// clock (the core reads none): `performance.now()` in the browser, an `Instant` natively.
+    /// For profiling only; [`Model::run`] is the way to run a model.
+    pub fn profile(
+        &self,
+        input: Vec<f32>,
+        now: &mut dyn FnMut() -> f64,
+    ) -> Result<Vec<(String, f64)>> {
+        use tract_nnef::tract_core::ops::OpState;
+        use tract_nnef::tract_core::plan::{eval, EvalContext};
+        let err =
+            |e: TractError| Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()));
+        let tensor = Tensor::from_shape(&self.kind.input_shape(), &input).map_err(err)?;
+        let mut totals: std::collections::HashMap<String, f64> = Default::default();
+        let mut state = self.plan.spawn().map_err(err)?;
+        state
+            .run_plan_with_eval(
+                tvec!(tensor.into()),
+                |ctx: &EvalContext,
+                 op_state: Option<&mut (dyn OpState + 'static)>,
+                 node: &TypedNode,
+                 inputs: TVec<TValue>|
+                 -> TractResult<TVec<TValue>> {
+                    let t = now();
+                    let out = eval(ctx, op_state, node, inputs);
+                    *totals.entry(node.op.name().to_string()).or_default() += now() - t;
+                    out
+                },
+            )
+            .map_err(err)?;
+        let mut v: Vec<_> = totals.into_iter().collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(v)
     }
 
     pub fn kind(&self) -> ModelKind {

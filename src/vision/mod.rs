@@ -6,6 +6,8 @@ pub mod detect;
 pub mod mesh;
 pub mod occlusion;
 pub mod quality;
+pub mod stages;
+pub mod track;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::frame::FrameView;
@@ -35,6 +37,12 @@ impl Models {
         let model = Model::load(kind, bytes)?;
         *self.slot(kind) = Some(model);
         Ok(())
+    }
+
+    /// Puts an already loaded model into its slot (e.g. one from [`Model::load_nnef`]).
+    pub fn insert(&mut self, model: Model) {
+        let kind = model.kind();
+        *self.slot(kind) = Some(model);
     }
 
     fn slot(&mut self, kind: ModelKind) -> &mut Option<Model> {
@@ -171,40 +179,74 @@ fn analyze_face(
     opts: &AnalyzeOptions,
 ) -> Result<FaceAnalysis> {
     let mesh: FaceMesh = mesh::run_mesh(mesher, frame, &mesh::roi_from_detection(d))?;
-    let (er, el) = mesh.eye_openness();
-    let quality = quality::measure(frame, &d.bbox);
+    let scores = if opts.classifiers {
+        Some(classify(models, frame, d)?)
+    } else {
+        None
+    };
+    Ok(face_analysis(frame, d, &mesh, scores.as_ref(), opts))
+}
+
+/// What the heavy per-face models said about one face (each absent when its model is not
+/// loaded). The tracker keeps these from a key frame for the frames in between.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ClassifierScores {
+    /// Mask classifier's "mask" probability and the palm score over the face, when both
+    /// models are loaded (occlusion needs both).
+    pub mask_and_palm: Option<(f32, f32)>,
+    /// Passive anti-spoof "real face" score 0..100.
+    pub passive_liveness: Option<f32>,
+}
+
+/// Runs the per-face classifiers (mask, palm, anti-spoof) that are loaded.
+pub fn classify(models: &Models, frame: &FrameView, d: &Detection) -> Result<ClassifierScores> {
     let crop =
         |scale, size| occlusion::face_crop(&d.bbox, d.keypoints[0], d.keypoints[1], scale, size);
+    let mut out = ClassifierScores::default();
+    if let (Some(mask), Some(palm)) = (&models.mask_classifier, &models.palm_detector) {
+        let m = occlusion::mask_probability(mask, frame, &crop(occlusion::FACE_CROP_SCALE, 224))?;
+        let p = occlusion::palm_over_face(palm, frame, &d.bbox)?;
+        out.mask_and_palm = Some((m, p));
+    }
+    if let Some(spoof) = &models.antispoof {
+        // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
+        let o = spoof.run(frame.sample_square(
+            &crop(occlusion::ANTISPOOF_CROP_SCALE, 128),
+            128,
+            1.0 / 255.0,
+            0.0,
+        ))?;
+        let real = o.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
+        out.passive_liveness = Some((real.clamp(0.0, 1.0)) * 100.0);
+    }
+    Ok(out)
+}
 
-    let (mut occ, mut cues, mut passive) = (None, None, None);
-    if opts.classifiers {
-        if let (Some(mask), Some(palm)) = (&models.mask_classifier, &models.palm_detector) {
-            let mut c = occlusion::region_cues(frame, &mesh);
-            c.mask_probability =
-                occlusion::mask_probability(mask, frame, &crop(occlusion::FACE_CROP_SCALE, 224))?;
-            c.palm_score = occlusion::palm_over_face(palm, frame, &d.bbox)?;
-            c.mesh_presence = mesh.presence;
-            occ = Some(occlusion::score(&c));
-            cues = Some(c);
-        }
-        if let Some(spoof) = &models.antispoof {
-            // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
-            let out = spoof.run(frame.sample_square(
-                &crop(occlusion::ANTISPOOF_CROP_SCALE, 128),
-                128,
-                1.0 / 255.0,
-                0.0,
-            ))?;
-            let real = out.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
-            passive = Some((real.clamp(0.0, 1.0)) * 100.0);
-        }
+/// The measures of one face from its mesh, plus the classifiers' scores when given.
+pub fn face_analysis(
+    frame: &FrameView,
+    d: &Detection,
+    mesh: &FaceMesh,
+    scores: Option<&ClassifierScores>,
+    opts: &AnalyzeOptions,
+) -> FaceAnalysis {
+    let (er, el) = mesh.eye_openness();
+    let quality = quality::measure(frame, &d.bbox);
+    let (mut occ, mut cues) = (None, None);
+    if let Some((mask_probability, palm_score)) = scores.and_then(|s| s.mask_and_palm) {
+        let mut c = occlusion::region_cues(frame, mesh);
+        c.mask_probability = mask_probability;
+        c.palm_score = palm_score;
+        c.mesh_presence = mesh.presence;
+        occ = Some(occlusion::score(&c));
+        cues = Some(c);
     }
     let landmarks = if opts.keep_landmarks {
         mesh.points.iter().flat_map(|p| [p.x, p.y, p.z]).collect()
     } else {
         Vec::new()
     };
-    Ok(FaceAnalysis {
+    FaceAnalysis {
         detection: d.clone(),
         mesh_presence: mesh.presence,
         pose: mesh.pose(),
@@ -212,7 +254,7 @@ fn analyze_face(
         quality,
         occlusion: occ,
         occlusion_cues: cues,
-        passive_liveness: passive,
+        passive_liveness: scores.and_then(|s| s.passive_liveness),
         landmarks,
-    })
+    }
 }

@@ -4,6 +4,7 @@
 //! Errors reach JavaScript as `Error` objects with a stable `code` property (see
 //! [`crate::ErrorCode`]); no Rust panic crosses the boundary because nothing here unwraps.
 
+pub mod bench;
 pub mod camera;
 pub mod flow;
 pub mod handoff;

@@ -1,0 +1,80 @@
+// Cold start, in a fresh browser context (nothing cached): from this script's start to the
+// first verdict on a 640×480 frame. ?engine=liveform&models=guidance|all, or ?engine=ort
+// (onnxruntime-web with the detector and mesh, to the first mesh). Result on window.coldResult.
+import { Peer } from "./peer.mjs";
+
+const q = new URLSearchParams(location.search);
+
+/** A 640×480 RGBA frame of the photo fitted on grey (the camera frame; made before timing). */
+async function cameraFrame(url) {
+  const img = await createImageBitmap(await (await fetch(url)).blob());
+  const c = new OffscreenCanvas(640, 480);
+  const ctx = c.getContext("2d");
+  ctx.fillStyle = "rgb(110,110,110)";
+  ctx.fillRect(0, 0, 640, 480);
+  const s = Math.min(640 / img.width, 480 / img.height);
+  const [w, h] = [Math.floor(img.width * s), Math.floor(img.height * s)];
+  ctx.drawImage(img, Math.floor((640 - w) / 2), Math.floor((480 - h) / 2), w, h);
+  return new Uint8Array(ctx.getImageData(0, 0, 640, 480).data.buffer);
+}
+
+async function bytes(url) {
+  return new Uint8Array(await (await fetch(url)).arrayBuffer());
+}
+
+async function liveform(rgba, names) {
+  const steps = {};
+  let t = performance.now();
+  const t0 = t;
+  const mark = (k) => { const n = performance.now(); steps[k] = n - t; t = n; };
+  const { default: init, Checker, modelFiles, benchLoadNnef } = await import("/pkg/liveform.js");
+  mark("import");
+  await init();
+  mark("instantiate");
+  const checker = new Checker();
+  // NNEF: the models pre-converted offline (typed, decluttered), listed in /nnef/nnef.json.
+  const nnef = q.get("format") === "nnef" ? await (await fetch("/nnef/nnef.json")).json() : null;
+  for (const m of modelFiles().filter((m) => names.includes(m.name))) {
+    const b = await bytes(nnef ? `/nnef/${nnef[m.name].file}` : `/models/${m.file}`);
+    mark(`fetch ${m.name}`);
+    if (nnef) benchLoadNnef(checker, m.name, b, nnef[m.name].sha256);
+    else checker.loadModel(m.name, b);
+    mark(`load ${m.name}`);
+  }
+  const r = checker.check(640, 480, rgba, false);
+  mark("first check");
+  return { total: t - t0, sinceNavigation: t, steps, faces: r.analysis.faces.length, passed: r.verdict.passed };
+}
+
+async function onnxruntime(rgba) {
+  const steps = {};
+  let t = performance.now();
+  const t0 = t;
+  const mark = (k) => { const n = performance.now(); steps[k] = n - t; t = n; };
+  const ort = await import("/ort/ort.wasm.min.mjs");
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = "/ort/";
+  mark("import");
+  const peer = await Peer.create(ort, (f) => bytes(`/models/${f}`), [
+    ["face_detector", "face_detection_short_range.onnx"],
+    ["face_mesh", "face_landmark.onnx"],
+  ]);
+  mark("engine start + fetch + sessions");
+  const faces = await peer.detect(rgba, 640, 480);
+  const mesh = faces.length ? await peer.mesh(rgba, 640, 480, faces[0]) : null;
+  mark("first detect + mesh");
+  return { total: t - t0, sinceNavigation: t, steps, sessions: peer.startMs, faces: faces.length, presence: mesh && mesh.presence };
+}
+
+(async () => {
+  try {
+    const rgba = await cameraFrame("/data/astronaut.png");
+    const guidance = ["face_detector", "face_mesh"];
+    const all = ["face_detector", "face_mesh", "antispoof", "mask_classifier", "palm_detector"];
+    window.coldResult = q.get("engine") === "ort"
+      ? await onnxruntime(rgba)
+      : await liveform(rgba, q.get("models") === "all" ? all : guidance);
+  } catch (e) {
+    window.coldResult = { error: String(e && e.stack ? e.stack : e) };
+  }
+})();

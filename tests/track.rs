@@ -1,0 +1,204 @@
+//! The face tracker (detect once, follow with the mesh, classifiers on key frames) against
+//! the full analysis on the same frames, and the benchmark stages on a real frame.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use liveform::frame::Frame;
+use liveform::model::ModelKind;
+use liveform::policy::{judge, Policy};
+use liveform::vision::stages::{fit_frame, Prepared, Stage};
+use liveform::vision::track::{StepKind, Tracker, TrackerConfig};
+use liveform::vision::{analyze, Analysis, AnalyzeOptions};
+
+fn camera_frame(name: &str) -> Frame {
+    fit_frame(&photo(name), 640, 480).expect("fits")
+}
+
+fn full(frame: &Frame) -> Analysis {
+    analyze(models(), &frame.view().unwrap(), &AnalyzeOptions::default()).unwrap()
+}
+
+fn step(t: &mut Tracker, frame: &Frame) -> Analysis {
+    t.step(models(), &frame.view().unwrap(), &AnalyzeOptions::default())
+        .unwrap()
+}
+
+const DETECT_AND_CLASSIFY: StepKind = StepKind {
+    detected: true,
+    classified: true,
+};
+const TRACK_ONLY: StepKind = StepKind {
+    detected: false,
+    classified: false,
+};
+
+#[test]
+fn tracked_frames_agree_with_the_full_analysis() {
+    for name in ["astronaut.png", "grace_hopper.jpg"] {
+        let frame = camera_frame(name);
+        let reference = full(&frame);
+        let want = reference.face.as_ref().expect("a face");
+        let mut t = Tracker::new(TrackerConfig::default());
+        for i in 0..12 {
+            let a = step(&mut t, &frame);
+            let kind = t.last_step();
+            match i {
+                0 => assert_eq!(kind, DETECT_AND_CLASSIFY, "{name}: first frame"),
+                // classify_every = 10: frames 0, 10 are key frames.
+                10 => assert!(kind.classified, "{name}: frame {i}"),
+                _ => assert_eq!(kind, TRACK_ONLY, "{name}: frame {i}"),
+            }
+            let got = a.face.as_ref().expect("tracked face");
+            assert_eq!(a.face_count(), 1);
+            let iou = got.detection.bbox.iou(&want.detection.bbox);
+            assert!(iou >= 0.8, "{name} frame {i}: box IoU {iou}");
+            assert!(got.mesh_presence > 0.9, "{name} frame {i}");
+            for (g, w) in [
+                (got.pose.yaw, want.pose.yaw),
+                (got.pose.pitch, want.pose.pitch),
+                (got.pose.roll, want.pose.roll),
+            ] {
+                assert!((g - w).abs() < 5.0, "{name} frame {i}: pose {g} vs {w}");
+            }
+            let rel =
+                (got.quality.sharpness - want.quality.sharpness).abs() / want.quality.sharpness;
+            assert!(rel < 0.25, "{name} frame {i}: sharpness {rel}");
+            assert!(got.passive_liveness.is_some() && got.occlusion.is_some());
+            let (vg, vw) = (
+                judge(&Policy::default(), &a, None),
+                judge(&Policy::default(), &reference, None),
+            );
+            assert_eq!(vg.passed, vw.passed, "{name} frame {i}: {:?}", vg.reasons);
+            assert_eq!(vg.reasons, vw.reasons, "{name} frame {i}");
+        }
+    }
+}
+
+#[test]
+fn a_lost_face_is_re_detected_and_a_new_face_is_found() {
+    let face = camera_frame("astronaut.png");
+    let empty = canvas(640, 480, [110, 110, 110]);
+    let mut t = Tracker::new(TrackerConfig::default());
+    step(&mut t, &face);
+    step(&mut t, &face);
+    // The face is gone: the mesh's presence drops, the detector runs and finds nothing.
+    let a = step(&mut t, &empty);
+    assert_eq!(a.face_count(), 0);
+    assert!(t.last_step().detected);
+    // It comes back: detected again, classified afresh.
+    let a = step(&mut t, &face);
+    assert_eq!(a.face_count(), 1);
+    assert_eq!(t.last_step(), DETECT_AND_CLASSIFY);
+}
+
+#[test]
+fn re_detection_period_and_forced_key_frames() {
+    let face = camera_frame("grace_hopper.jpg");
+    let mut t = Tracker::new(TrackerConfig {
+        redetect_every: 4,
+        classify_every: 100,
+        min_presence: 0.5,
+    });
+    let kinds: Vec<StepKind> = (0..9)
+        .map(|_| {
+            step(&mut t, &face);
+            t.last_step()
+        })
+        .collect();
+    let detected: Vec<bool> = kinds.iter().map(|k| k.detected).collect();
+    assert_eq!(
+        detected,
+        [true, false, false, false, true, false, false, false, true]
+    );
+    // The same face re-detected keeps its classifier scores: classified only once.
+    assert_eq!(kinds.iter().filter(|k| k.classified).count(), 1);
+    t.force_key_frame();
+    step(&mut t, &face);
+    assert_eq!(t.last_step(), DETECT_AND_CLASSIFY);
+}
+
+#[test]
+fn a_second_face_stays_reported_between_detections() {
+    let mut frame = canvas(640, 480, [90, 90, 90]);
+    paste(
+        &mut frame,
+        &crop(&photo("astronaut.png"), 126, 30, 240, 240),
+        40,
+        120,
+    );
+    paste(
+        &mut frame,
+        &resize(
+            &crop(&photo("grace_hopper.jpg"), 117, 92, 300, 300),
+            240,
+            240,
+        ),
+        360,
+        120,
+    );
+    let mut t = Tracker::new(TrackerConfig::default());
+    for _ in 0..3 {
+        assert_eq!(step(&mut t, &frame).face_count(), 2);
+    }
+    assert!(!t.last_step().detected);
+}
+
+#[test]
+fn classifiers_off_means_none_reported() {
+    let face = camera_frame("astronaut.png");
+    let mut t = Tracker::new(TrackerConfig::default());
+    let opts = AnalyzeOptions {
+        classifiers: false,
+        ..Default::default()
+    };
+    let a = t.step(models(), &face.view().unwrap(), &opts).unwrap();
+    let f = a.face.unwrap();
+    assert!(f.passive_liveness.is_none() && f.occlusion.is_none());
+    assert!(!t.last_step().classified);
+}
+
+#[test]
+fn every_stage_runs_and_model_inputs_match_the_stages() {
+    let prepared = Prepared::new(models(), camera_frame("astronaut.png")).expect("a face");
+    for stage in Stage::ALL {
+        if stage == Stage::Descriptor {
+            continue; // the descriptor is not among the precheck models
+        }
+        let v = prepared.run(models(), stage).expect("stage runs");
+        assert!(v.is_finite(), "{stage:?}");
+        assert_eq!(Stage::from_name(stage.name()), Some(stage));
+    }
+    // The anti-spoof stage is its model on the prepared input; the detector's raw output on
+    // the prepared input gives the same top score as the detect stage.
+    let spoof = Prepared::run_model(
+        models(),
+        ModelKind::Antispoof,
+        prepared.input(ModelKind::Antispoof),
+    )
+    .unwrap();
+    assert_eq!(
+        spoof[0][0],
+        prepared.run(models(), Stage::Antispoof).unwrap()
+    );
+    let det = Prepared::run_model(
+        models(),
+        ModelKind::FaceDetector,
+        prepared.input(ModelKind::FaceDetector),
+    )
+    .unwrap();
+    let best_logit = det
+        .iter()
+        .find(|o| o.len() == 896)
+        .unwrap()
+        .iter()
+        .copied()
+        .fold(f32::MIN, f32::max);
+    let score = 1.0 / (1.0 + (-best_logit).exp());
+    assert!((score - prepared.detection().score).abs() < 1e-5);
+    for kind in ModelKind::PRECHECKS {
+        let n: usize = kind.input_shape().iter().product();
+        assert_eq!(prepared.input(kind).len(), n, "{kind:?}");
+    }
+}
