@@ -399,8 +399,9 @@ impl http_body::Body for TrackedBody {
 
 /// Refuses with `429 too_many_failed_checks` when (project, submission) already has
 /// `limit.max` rejected decisions in the last `limit.window_ms`. Counted from the stored
-/// results, so the window is exact and survives restarts. Uploads racing past the check at
-/// the same moment can each still be decided (at most one per upload in flight).
+/// results, so the window is exact and survives restarts. The upload checks before deciding
+/// (no work for a blocked submission) and again before storing a rejection, inside the
+/// write transaction, so concurrent uploads cannot store more than the limit.
 pub fn check_failed_checks(
     c: &Connection,
     limit: Option<RateLimit>,

@@ -32,7 +32,7 @@ use liveform::envelope::{self, SealContext};
 use liveform::returnurl::{self, ReturnFields};
 use liveform::upload::UploadPayload;
 use liveform::vision::descriptor::Descriptor;
-use liveform::webhook::FaceAuthWebhook;
+use liveform::webhook::{AuthStatus, FaceAuthWebhook};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -550,10 +550,16 @@ async fn process(
     );
     let queued = webhook.is_some();
     let (me, claimed_at) = (state.instance_id.clone(), to_sql_ms(received_at_ms));
+    let failed_checks = state.settings.failed_checks;
     let stored = state
         .db
         .call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if status == AuthStatus::Rejected {
+                // Checked again where writers are serialised: uploads that passed the claim's
+                // check together cannot store more failed checks than the limit.
+                check_failed_checks(&tx, failed_checks, &pid, &sid, decided_at_ms)?;
+            }
             let inserted = tx.execute(
                 "INSERT INTO results (auth_id, project_id, session_id, sid, status, result_json, decided_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

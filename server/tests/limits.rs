@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -250,6 +251,61 @@ async fn failed_checks_per_submission_are_limited() {
         .unwrap();
     let r = srv.create_session("pid=p1&sid=sub_ok").await;
     assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_failing_uploads_store_no_more_than_the_limit() {
+    let mut cfg = config(vec![project("p1")]);
+    cfg.limits = LimitsConfig {
+        failed_checks: Some(RateLimit {
+            max: 2,
+            window_ms: 180_000,
+        }),
+        ..no_limits()
+    };
+    let srv = Arc::new(spawn(cfg).await);
+    // Five sessions opened first, then five no-face uploads at once: all pass the check made
+    // before deciding, the one made before storing lets two through.
+    let mut sealed = Vec::new();
+    for _ in 0..5 {
+        let session = srv.open_started("pid=p1&sid=sub_ok").await;
+        let captured = now_ms();
+        let s = seal(&session, "p1", captured, &payload(blank_jpeg(), false));
+        sealed.push((
+            session["sessionId"].as_str().unwrap().to_owned(),
+            captured,
+            s,
+        ));
+    }
+    let mut tasks = Vec::new();
+    for (id, captured, s) in sealed {
+        let srv = srv.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = srv.upload_raw(&id, "k", captured, s).await;
+            (r.status, r.code().to_owned())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            (200, String::new()),
+            (200, String::new()),
+            (429, "too_many_failed_checks".into()),
+            (429, "too_many_failed_checks".into()),
+            (429, "too_many_failed_checks".into()),
+        ]
+    );
+    assert_eq!(srv.count("SELECT COUNT(*) FROM results"), 2);
+    assert_eq!(
+        srv.count("SELECT COUNT(*) FROM uploads"),
+        2,
+        "refused keys released"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
