@@ -47,7 +47,7 @@ fn tracked_frames_agree_with_the_full_analysis() {
             match i {
                 0 => assert_eq!(kind, DETECT_AND_CLASSIFY, "{name}: first frame"),
                 // classify_every = 10: frames 0, 10 are key frames.
-                10 => assert_eq!(kind.classified, true, "{name}: frame {i}"),
+                10 => assert!(kind.classified, "{name}: frame {i}"),
                 _ => assert_eq!(kind, TRACK_ONLY, "{name}: frame {i}"),
             }
             let got = a.face.as_ref().expect("tracked face");

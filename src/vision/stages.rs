@@ -118,7 +118,7 @@ pub struct Prepared {
     mesh: FaceMesh,
 }
 
-fn model<'a>(models: &'a Models, kind: ModelKind) -> Result<&'a Model> {
+fn model(models: &Models, kind: ModelKind) -> Result<&Model> {
     let m = match kind {
         ModelKind::FaceDetector => &models.face_detector,
         ModelKind::FaceMesh => &models.face_mesh,
