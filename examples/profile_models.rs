@@ -22,16 +22,7 @@ fn main() {
     let start = Instant::now();
     let mut now = || start.elapsed().as_secs_f64() * 1e3;
     for kind in ModelKind::PRECHECKS {
-        let model = match kind {
-            ModelKind::FaceDetector => &models.face_detector,
-            ModelKind::FaceMesh => &models.face_mesh,
-            ModelKind::Antispoof => &models.antispoof,
-            ModelKind::MaskClassifier => &models.mask_classifier,
-            ModelKind::PalmDetector => &models.palm_detector,
-            ModelKind::FaceDescriptor => &models.face_descriptor,
-        }
-        .as_ref()
-        .unwrap();
+        let model = models.get(kind).unwrap();
         let mut totals: std::collections::BTreeMap<String, f64> = Default::default();
         for _ in 0..runs {
             for (op, ms) in model.profile(prepared.input(kind), &mut now).unwrap() {

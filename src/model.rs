@@ -116,6 +116,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// `model_checksum` unless `bytes` hash to `expected` (`what` names the file in the error).
+fn check_sha256(what: &str, bytes: &[u8], expected: &str) -> Result<()> {
+    let got = sha256_hex(bytes);
+    if got != expected {
+        return Err(Error::new(
+            ErrorCode::ModelChecksum,
+            format!("{what}: sha256 {got}, expected {expected}"),
+        ));
+    }
+    Ok(())
+}
+
 type Plan = TypedRunnableModel;
 
 /// tract's NNEF reader/writer with its core operators and the ONNX-specific ones.
@@ -129,17 +141,7 @@ fn nnef_framework() -> tract_nnef::framework::Nnef {
 /// Run offline (natively); [`Model::load_nnef`] loads the result.
 #[cfg(all(feature = "onnx", not(target_arch = "wasm32")))]
 pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
-    let got = sha256_hex(onnx);
-    if got != kind.sha256() {
-        return Err(Error::new(
-            ErrorCode::ModelChecksum,
-            format!(
-                "{}: sha256 {got}, expected {}",
-                kind.file_name(),
-                kind.sha256()
-            ),
-        ));
-    }
+    check_sha256(kind.file_name(), onnx, kind.sha256())?;
     let invalid = |e: TractError| {
         Error::new(
             ErrorCode::ModelInvalid,
@@ -176,17 +178,7 @@ impl std::fmt::Debug for Model {
 impl Model {
     /// Verifies `bytes` against the expected sha256 of `kind`, then parses and optimises.
     pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
-        let got = sha256_hex(bytes);
-        if got != kind.sha256() {
-            return Err(Error::new(
-                ErrorCode::ModelChecksum,
-                format!(
-                    "{}: sha256 {got}, expected {}",
-                    kind.file_name(),
-                    kind.sha256()
-                ),
-            ));
-        }
+        check_sha256(kind.file_name(), bytes, kind.sha256())?;
         let invalid = |e: TractError| {
             Error::new(
                 ErrorCode::ModelInvalid,
@@ -221,16 +213,7 @@ impl Model {
     /// files. `expected_sha256` is the pinned hash of the NNEF file, checked like
     /// [`Model::load`]'s.
     pub fn load_nnef(kind: ModelKind, bytes: &[u8], expected_sha256: &str) -> Result<Model> {
-        let got = sha256_hex(bytes);
-        if got != expected_sha256 {
-            return Err(Error::new(
-                ErrorCode::ModelChecksum,
-                format!(
-                    "{} (NNEF): sha256 {got}, expected {expected_sha256}",
-                    kind.name()
-                ),
-            ));
-        }
+        check_sha256(&format!("{} (NNEF)", kind.name()), bytes, expected_sha256)?;
         let invalid = |e: TractError| {
             Error::new(
                 ErrorCode::ModelInvalid,

@@ -483,58 +483,110 @@ async fn one_upload(client: &reqwest::Client, base: &str, a: &Args, jpeg: &[u8])
     };
     let url = format!("{base}/api/sessions/{session_id}/upload");
     let t1 = Instant::now();
+    let r = upload_like_the_browser(client, &url, &key, captured, &sealed, random_u64).await;
+    out.attempts = r.attempts;
+    out.upload_ms = t1.elapsed().as_secs_f64() * 1000.0;
+    if r.last != NextStep::Done {
+        out.error = Some(match &r.answer {
+            None => "no_answer".into(),
+            Some((s, _)) => format!("{s} {}", r.code.as_deref().unwrap_or("-")),
+        });
+    }
+    out.answer = r.answer;
+    out
+}
+
+/// How one upload ended after the browser's retries.
+#[derive(Debug, Clone)]
+pub struct BrowserUpload {
+    /// Attempts made.
+    pub attempts: u32,
+    /// The final answer's status and body; `None` when no attempt got an answer.
+    pub answer: Option<(u16, String)>,
+    /// The final answer's error code, if it has one.
+    pub code: Option<String>,
+    /// Whether the final answer replays a stored one (`Idempotent-Replayed`).
+    pub replayed: bool,
+    /// Each outcome that was retried: "status code" or "no answer".
+    pub retried: Vec<String>,
+    /// The retry policy's last step: `Done`, `Refused` or `GaveUp`.
+    pub last: NextStep,
+}
+
+/// Uploads one sealed capture to `url` the way the browser does: the core's
+/// `upload::retry::next_step` under `UPLOAD_RETRY`, each delay's jitter from `jitter`. A body
+/// that cannot be read to the end is no answer, as in the browser. Used by `liveform load`
+/// and by the fault and restart tests.
+pub async fn upload_like_the_browser(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    captured: u64,
+    sealed: &[u8],
+    mut jitter: impl FnMut() -> u64,
+) -> BrowserUpload {
+    let mut retried = Vec::new();
     let mut n = 1;
     loop {
         let sent = client
-            .post(&url)
-            .header("idempotency-key", &key)
+            .post(url)
+            .header("idempotency-key", key)
             .header("x-liveform-captured-at", captured.to_string())
             .header("content-type", "application/octet-stream")
-            .body(sealed.clone())
+            .body(sealed.to_vec())
             .send()
             .await;
         let answer = match sent {
             Err(_) => None,
             Ok(r) => {
                 let status = r.status().as_u16();
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after_ms);
-                r.text().await.ok().map(|t| (status, retry_after, t))
+                let retry_after = retry_after_ms(r.headers());
+                let replayed = r.headers().contains_key("idempotent-replayed");
+                r.text()
+                    .await
+                    .ok()
+                    .map(|text| (status, retry_after, replayed, text))
             }
         };
-        let code = answer.as_ref().and_then(|(_, _, t)| error_code(t));
+        let code = answer.as_ref().and_then(|(_, _, _, t)| error_code(t));
         let outcome = match &answer {
             None => AttemptOutcome::NoAnswer,
-            Some((status, retry_after_ms, _)) => AttemptOutcome::Answer {
+            Some((status, retry_after_ms, _, _)) => AttemptOutcome::Answer {
                 status: *status,
                 code: code.as_deref(),
                 retry_after_ms: *retry_after_ms,
             },
         };
-        match next_step(&UPLOAD_RETRY, n, &outcome, random_u64()) {
+        match next_step(&UPLOAD_RETRY, n, &outcome, jitter()) {
             NextStep::RetryAfter(ms) => {
+                retried.push(match &answer {
+                    None => "no answer".to_owned(),
+                    Some((s, ..)) => format!("{s} {}", code.as_deref().unwrap_or("-")),
+                });
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 n += 1;
             }
-            step => {
-                out.attempts = n;
-                out.upload_ms = t1.elapsed().as_secs_f64() * 1000.0;
-                if step != NextStep::Done {
-                    out.error = Some(match (&answer, code) {
-                        (None, _) => "no_answer".into(),
-                        (Some((s, _, _)), c) => {
-                            format!("{s} {}", c.unwrap_or_else(|| "-".into()))
-                        }
-                    });
-                }
-                out.answer = answer.map(|(s, _, t)| (s, t));
-                return out;
+            last => {
+                let replayed = answer.as_ref().is_some_and(|a| a.2);
+                return BrowserUpload {
+                    attempts: n,
+                    answer: answer.map(|(s, _, _, t)| (s, t)),
+                    code,
+                    replayed,
+                    retried,
+                    last,
+                };
             }
         }
     }
+}
+
+/// The `Retry-After` of an answer, in ms.
+fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after_ms)
 }
 
 /// A failed step before the upload: its code, and how long to pause before the next upload
@@ -547,11 +599,7 @@ fn step_error(
     headers: &reqwest::header::HeaderMap,
     text: &str,
 ) -> StepError {
-    let pause = headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after_ms)
-        .map_or(Duration::from_secs(1), Duration::from_millis);
+    let pause = retry_after_ms(headers).map_or(Duration::from_secs(1), Duration::from_millis);
     (
         format!("{what} {status} {}", error_code(text).unwrap_or_default()),
         pause,
@@ -680,11 +728,7 @@ async fn check_api(
             let (status, retry_after, text) = match r {
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let retry_after = r
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after_ms);
+                    let retry_after = retry_after_ms(r.headers());
                     (
                         Some(status),
                         retry_after,

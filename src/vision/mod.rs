@@ -58,13 +58,18 @@ impl Models {
 
     /// Whether `kind` is loaded.
     pub fn has(&self, kind: ModelKind) -> bool {
+        self.get(kind).is_some()
+    }
+
+    /// The loaded model of `kind`, if any.
+    pub fn get(&self, kind: ModelKind) -> Option<&Model> {
         match kind {
-            ModelKind::FaceDetector => self.face_detector.is_some(),
-            ModelKind::FaceMesh => self.face_mesh.is_some(),
-            ModelKind::Antispoof => self.antispoof.is_some(),
-            ModelKind::MaskClassifier => self.mask_classifier.is_some(),
-            ModelKind::PalmDetector => self.palm_detector.is_some(),
-            ModelKind::FaceDescriptor => self.face_descriptor.is_some(),
+            ModelKind::FaceDetector => self.face_detector.as_ref(),
+            ModelKind::FaceMesh => self.face_mesh.as_ref(),
+            ModelKind::Antispoof => self.antispoof.as_ref(),
+            ModelKind::MaskClassifier => self.mask_classifier.as_ref(),
+            ModelKind::PalmDetector => self.palm_detector.as_ref(),
+            ModelKind::FaceDescriptor => self.face_descriptor.as_ref(),
         }
     }
 

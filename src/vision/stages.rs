@@ -119,15 +119,7 @@ pub struct Prepared {
 }
 
 fn model(models: &Models, kind: ModelKind) -> Result<&Model> {
-    let m = match kind {
-        ModelKind::FaceDetector => &models.face_detector,
-        ModelKind::FaceMesh => &models.face_mesh,
-        ModelKind::Antispoof => &models.antispoof,
-        ModelKind::MaskClassifier => &models.mask_classifier,
-        ModelKind::PalmDetector => &models.palm_detector,
-        ModelKind::FaceDescriptor => &models.face_descriptor,
-    };
-    m.as_ref().ok_or_else(|| {
+    models.get(kind).ok_or_else(|| {
         Error::new(
             ErrorCode::BadState,
             format!("model {} is not loaded", kind.name()),

@@ -131,9 +131,9 @@ impl CaptureFlow {
     ) -> Result<JsValue, JsValue> {
         let frame = FrameView::new(width, height, rgba).map_err(js_error)?;
         // Live guidance skips the heavier per-face classifiers only when they are not loaded.
-        // The mesh points feed the liveness track during the challenge.
+        // The mesh points feed the liveness track; without a challenge there is none.
         let opts = AnalyzeOptions {
-            keep_landmarks: true,
+            keep_landmarks: !self.machine.challenge_steps().is_empty(),
             ..AnalyzeOptions::default()
         };
         let analysis = vision::analyze(&checker.models, &frame, &opts).map_err(js_error)?;

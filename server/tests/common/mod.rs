@@ -5,15 +5,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use liveform::envelope::{self, PublicKey, SealContext};
 use liveform::frame::Frame;
 use liveform::policy::Policy;
 use liveform::tokens::TokenExpiry;
-use liveform::upload::retry::{
-    next_step, parse_retry_after_ms, AttemptOutcome, NextStep, UPLOAD_RETRY,
-};
 use liveform::upload::{ClaimedVerdict, EncodedFrame, UploadPayload};
 use liveform::vision::Models;
 use liveform::webhook::RetryPolicy;
@@ -355,8 +351,8 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Uploads one sealed capture through `url` the way the browser does: the core's
-/// `upload::retry::next_step` under `UPLOAD_RETRY`, jitter drawn from `rng`. Returns the
+/// Uploads one sealed capture through `url` the way the browser does
+/// ([`liveform_server::load::upload_like_the_browser`]), jitter drawn from `rng`. Returns the
 /// attempts made, the final status (0 without an answer) and body, whether that answer was a
 /// replay, and every outcome retried after ("status code" or "no answer").
 pub async fn upload_like_the_browser(
@@ -367,61 +363,12 @@ pub async fn upload_like_the_browser(
     sealed: &[u8],
     rng: &mut u64,
 ) -> (u32, u16, String, bool, Vec<String>) {
-    let mut seen = Vec::new();
-    let mut n = 1;
-    loop {
-        let sent = client
-            .post(url)
-            .header("idempotency-key", key)
-            .header("x-liveform-captured-at", captured.to_string())
-            .header("content-type", "application/octet-stream")
-            .body(sealed.to_vec())
-            .send()
-            .await;
-        // A body that cannot be read to the end is no answer, as in the browser.
-        let answer = match sent {
-            Err(_) => None,
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after_ms);
-                let replayed = r.headers().contains_key("idempotent-replayed");
-                r.text()
-                    .await
-                    .ok()
-                    .map(|text| (status, retry_after, replayed, text))
-            }
-        };
-        let code = answer.as_ref().and_then(|(_, _, _, text)| {
-            serde_json::from_str::<Value>(text).ok()?["error"]["code"]
-                .as_str()
-                .map(str::to_owned)
-        });
-        let outcome = match &answer {
-            None => AttemptOutcome::NoAnswer,
-            Some((status, retry_after_ms, _, _)) => AttemptOutcome::Answer {
-                status: *status,
-                code: code.as_deref(),
-                retry_after_ms: *retry_after_ms,
-            },
-        };
-        *rng = mix(*rng);
-        match next_step(&UPLOAD_RETRY, n, &outcome, *rng) {
-            NextStep::Done | NextStep::Refused | NextStep::GaveUp => {
-                let (status, _, replayed, text) = answer.unwrap_or((0, None, false, String::new()));
-                return (n, status, text, replayed, seen);
-            }
-            NextStep::RetryAfter(ms) => {
-                seen.push(match &answer {
-                    None => "no answer".to_owned(),
-                    Some((s, ..)) => format!("{s} {}", code.as_deref().unwrap_or("-")),
-                });
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                n += 1;
-            }
-        }
-    }
+    let r =
+        liveform_server::load::upload_like_the_browser(client, url, key, captured, sealed, || {
+            *rng = mix(*rng);
+            *rng
+        })
+        .await;
+    let (status, text) = r.answer.unwrap_or((0, String::new()));
+    (r.attempts, status, text, r.replayed, r.retried)
 }
