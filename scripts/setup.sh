@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${LIVEFORM_CACHE:-$HOME/.cache/liveform}
 TOOLS=$CACHE/tools
 ENV_FILE=$CACHE/env.sh
+ENV_FORMAT=2   # bump when write_env writes something new: older files are written again
 BINARYEN_VERSION=132.0.0   # wasm-opt from npm; Debian's binaryen is too old for Rust 1.96 output
 mkdir -p "$TOOLS/bin"
 
@@ -54,7 +55,7 @@ choose_toolchain() {
   # A toolchain chosen earlier that still works: keep it (no rebuilds from switching).
   if [ -f "$ENV_FILE" ]; then
     # shellcheck disable=SC1090
-    ( source "$ENV_FILE" && has_wasm_std "$RUSTC" && [ "$("$RUSTC" --version)" = "$LIVEFORM_RUSTC_VERSION" ] ) \
+    ( source "$ENV_FILE" && [ "${LIVEFORM_ENV_FORMAT:-}" = "$ENV_FORMAT" ] && has_wasm_std "$RUSTC" && [ "$("$RUSTC" --version)" = "$LIVEFORM_RUSTC_VERSION" ] ) \
       && return 0
     say "recorded toolchain no longer valid; choosing again"
   fi
@@ -116,19 +117,23 @@ build_wasm_sysroot() { # $1 = target lib dir, $2 = stamp file, $3 = rustc versio
   echo "$3" | as_root tee "$2" >/dev/null
   rm -rf "$tmp"
   # Cargo does not notice a replaced sysroot: drop wasm artefacts built against the old one.
-  rm -rf "$ROOT/target/wasm32-unknown-unknown"
+  rm -rf "${CARGO_TARGET_DIR:-$CACHE/target}/wasm32-unknown-unknown"
 }
 
 write_env() { # $1 rustc, $2 cargo, $3 wasm linker or "", $4 cargo-clippy
   local bindir; bindir=$(dirname "$2")
   {
     echo "# written by scripts/setup.sh"
+    echo "export LIVEFORM_ENV_FORMAT=$ENV_FORMAT"
     echo "export LIVEFORM_RUSTC_VERSION='$("$1" --version)'"
     echo "export RUSTC='$1'"
     echo "export CARGO='$2'"
     echo "export PATH='$TOOLS/bin:$CACHE/npm/node_modules/.bin:$bindir':\"\$PATH\""
     [ -z "$3" ] || echo "export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER='$3'"
     echo "export CHROMEDRIVER=/usr/bin/chromedriver"
+    # One build directory for every checkout on this machine (the work tree, a fresh clone
+    # for CI): tract is built once, not once per clone, and the disk holds one copy.
+    echo "export CARGO_TARGET_DIR=\"\${CARGO_TARGET_DIR:-$CACHE/target}\""
   } > "$ENV_FILE"
   say "toolchain: $("$1" --version)"
 }

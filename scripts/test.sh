@@ -9,6 +9,8 @@ cd "$ROOT"
 bash scripts/setup.sh
 # shellcheck disable=SC1091
 source scripts/env.sh
+# A CI run builds each crate of ours once: incremental caches would only take disk.
+[ "${CI:-}" != true ] || export CARGO_INCREMENTAL=0
 
 step() {
   local name=$1; shift
