@@ -156,6 +156,14 @@ if ! [ -x "$TOOLS/bin/wasm-pack" ]; then
   "$CARGO" install -q --root "$TOOLS" --locked wasm-pack || die "could not install wasm-pack from crates.io"
 fi
 
+# cargo-fuzz for the libFuzzer targets in fuzz/ (scripts/fuzz.sh); pinned like the others.
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$("$TOOLS/bin/cargo-fuzz" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+  say "cargo install cargo-fuzz $CARGO_FUZZ_VERSION (about 2 minutes, once)"
+  "$CARGO" install -q --root "$TOOLS" --locked cargo-fuzz --version "=$CARGO_FUZZ_VERSION" \
+    || die "could not install cargo-fuzz $CARGO_FUZZ_VERSION from crates.io"
+fi
+
 # ---------------------------------------------------------------- 3. browser and driver
 if ! command -v chromium >/dev/null || ! [ -x /usr/bin/chromedriver ]; then
   apt_install chromium chromium-driver

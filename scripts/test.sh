@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints (native and wasm32), native tests, browser tests in
-# headless Chromium, end-to-end tests. Sets itself up first. Fails on the first failure.
+# The whole test suite: formatting, lints (native and wasm32), native tests, short fuzz runs,
+# browser tests in headless Chromium, end-to-end tests. Sets itself up first. Fails on the
+# first failure.
 #
 #   bash scripts/test.sh
 set -euo pipefail
@@ -20,11 +21,14 @@ step() {
   printf '<== %s: ok (%ss)\n' "$name" $((SECONDS - t0))
 }
 
-step "cargo fmt --check" cargo fmt --all -- --check
+fmt_check() { cargo fmt --all -- --check && (cd fuzz && cargo fmt -- --check); }
+step "cargo fmt --check" fmt_check
 step "clippy (native)" cargo clippy --workspace --all-targets -q -- -D warnings
 # Native tests first: they write tests/.generated/native-reference.json, which the browser test
 # (tests/web.rs) embeds and compares against.
 step "native tests" cargo test --workspace
+# Every libFuzzer target for a few seconds (the long runs: docs/fuzzing.md).
+step "fuzz (5 s per target)" env LIVEFORM_FUZZ_NO_SETUP=1 bash scripts/fuzz.sh 5
 step "clippy (wasm32)" cargo clippy -p liveform --target wasm32-unknown-unknown --lib --tests -q -- -D warnings
 step "browser tests (headless Chromium)" \
   wasm-pack test --headless --chrome --mode no-install . --test web

@@ -345,6 +345,7 @@ mod tests {
         let dir = std::env::temp_dir().join(crate::util::random_id("liveform-cfg-").unwrap());
         let db = crate::db::Db::open(&dir.join("t.db")).unwrap();
         let models = std::sync::Arc::new(liveform::vision::Models::default());
+        crate::state::check_config(&c).unwrap();
         let state =
             crate::state::build_state(&c, db, models, crate::state::StaticDirs::default()).unwrap();
         let bank = state.project("bank").unwrap();
@@ -364,10 +365,15 @@ mod tests {
         let dir = std::env::temp_dir().join(crate::util::random_id("liveform-cfg-").unwrap());
         let db = crate::db::Db::open(&dir.join("t.db")).unwrap();
         let models = std::sync::Arc::new(liveform::vision::Models::default());
+        // The database-free check and the real start-up refuse alike, with the same words.
         let build = |c: &Config| {
-            crate::state::build_state(c, db.clone(), models.clone(), Default::default())
-                .err()
-                .unwrap_or_default()
+            let built =
+                crate::state::build_state(c, db.clone(), models.clone(), Default::default())
+                    .err()
+                    .unwrap_or_default();
+            let checked = crate::state::check_config(c).err().unwrap_or_default();
+            assert_eq!(built, checked);
+            built
         };
         let mut c = Config::demo();
         c.projects[0].policy =

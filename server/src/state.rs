@@ -166,6 +166,31 @@ impl AppState {
     }
 }
 
+/// Every rule of a config that needs no database or file: the settings, and each project's
+/// id, keys, policy, URLs, secrets and handoff settings. [`build_state`] runs the same checks;
+/// this is also what the config fuzz target drives.
+pub fn check_config(config: &Config) -> Result<(), String> {
+    check_settings(config)?;
+    let mut ids = std::collections::HashSet::new();
+    for pc in &config.projects {
+        check_project(pc).map_err(|e| format!("project {:?}: {e}", pc.id))?;
+        if !ids.insert(pc.id.as_str()) {
+            return Err(format!("project {:?} is configured twice", pc.id));
+        }
+    }
+    Ok(())
+}
+
+fn check_settings(config: &Config) -> Result<(), String> {
+    if config.max_upload_bytes == 0 {
+        return Err("maxUploadBytes must be at least 1".into());
+    }
+    if config.webhook_retry.max_attempts == 0 {
+        return Err("webhookRetry.maxAttempts must be at least 1".into());
+    }
+    config.limits.validate()
+}
+
 /// Checks the config and builds the state: parses policies and keys, loads or generates each
 /// project's HPKE key pair, and seeds the submissions into the database.
 pub fn build_state(
@@ -174,13 +199,7 @@ pub fn build_state(
     models: Arc<Models>,
     dirs: StaticDirs,
 ) -> Result<AppState, String> {
-    if config.max_upload_bytes == 0 {
-        return Err("maxUploadBytes must be at least 1".into());
-    }
-    if config.webhook_retry.max_attempts == 0 {
-        return Err("webhookRetry.maxAttempts must be at least 1".into());
-    }
-    config.limits.validate()?;
+    check_settings(config)?;
     let mut projects = HashMap::new();
     for pc in &config.projects {
         let p = build_project(pc, &db).map_err(|e| format!("project {:?}: {e}", pc.id))?;
@@ -226,7 +245,15 @@ pub fn build_state(
     })
 }
 
-fn build_project(pc: &ProjectConfig, db: &Arc<Db>) -> Result<Project, String> {
+/// A project's settings as parsed and checked, before its key pair is loaded.
+struct CheckedProject {
+    policy: Policy,
+    query_key: Option<QueryKey>,
+    webhook: Option<(String, WebhookSecret)>,
+    configured_key: Option<PrivateKey>,
+}
+
+fn check_project(pc: &ProjectConfig) -> Result<CheckedProject, String> {
     liveform::params::LiveformParams::new(&pc.id, "x")
         .map_err(|_| "the id must be 1 to 64 bytes of A-Z a-z 0-9 - . _ ~".to_string())?;
     if pc.api_key.len() < 8 {
@@ -266,12 +293,33 @@ fn build_project(pc: &ProjectConfig, db: &Arc<Db>) -> Result<Project, String> {
             Some((w.url.clone(), secret))
         }
     };
-    let private_key = match &pc.hpke_private_key {
-        Some(text) => PrivateKey::from_base64(text).map_err(|e| format!("hpkePrivateKey: {e}"))?,
+    let configured_key = match &pc.hpke_private_key {
+        Some(text) => {
+            Some(PrivateKey::from_base64(text).map_err(|e| format!("hpkePrivateKey: {e}"))?)
+        }
+        None => None,
+    };
+    crate::handoff::validate_settings(&pc.handoff).map_err(|e| format!("handoff: {e}"))?;
+    Ok(CheckedProject {
+        policy,
+        query_key,
+        webhook,
+        configured_key,
+    })
+}
+
+fn build_project(pc: &ProjectConfig, db: &Arc<Db>) -> Result<Project, String> {
+    let CheckedProject {
+        policy,
+        query_key,
+        webhook,
+        configured_key,
+    } = check_project(pc)?;
+    let private_key = match configured_key {
+        Some(key) => key,
         None => stored_or_new_key(&pc.id, db)?,
     };
     let public_key = private_key.public_key();
-    crate::handoff::validate_settings(&pc.handoff).map_err(|e| format!("handoff: {e}"))?;
     Ok(Project {
         id: pc.id.clone(),
         name: pc.name.clone(),

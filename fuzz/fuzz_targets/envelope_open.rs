@@ -1,0 +1,109 @@
+//! The envelope opener. Raw inputs, and edits (bit flips, cuts, insertions) of one valid
+//! envelope: each is a typed error, never a panic, and nothing but the untouched envelope ever
+//! opens — an accepted edit would be a forgery.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use liveform::envelope::rand_core::{TryCryptoRng, TryRng};
+use liveform::envelope::{self, KeyPair, PrivateKey, PublicKey, SealContext, Suite};
+
+/// SplitMix64: reproducible keys and ephemeral keys for the fixture (not a secure generator).
+struct FixedRng(u64);
+
+impl TryRng for FixedRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.try_next_u64().map(|v| v as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let word = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+impl TryCryptoRng for FixedRng {}
+
+struct Fixture {
+    keys: [KeyPair; 2],
+    sealed: [Vec<u8>; 2],
+    context: SealContext,
+}
+
+const PLAINTEXT: &[u8] = b"{\"version\":1,\"frame\":\"not really a jpeg\"}";
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let mut rng = FixedRng(7);
+        let context = SealContext::new("demo", "sess_1", 1_714_000_000_000, [3; 32]);
+        let keys = [
+            envelope::generate_keypair(Suite::X25519Aes256Gcm, &mut rng),
+            envelope::generate_keypair(Suite::XWingAes256Gcm, &mut rng),
+        ];
+        let sealed = [0, 1].map(|i| {
+            envelope::seal(&keys[i].public_key, &context, PLAINTEXT, &mut rng)
+                .expect("fixture seals")
+        });
+        Fixture {
+            keys,
+            sealed,
+            context,
+        }
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let f = fixture();
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let which = usize::from(mode & 1);
+    let key: &PrivateKey = &f.keys[which].private_key;
+    let candidate = if mode & 2 == 0 {
+        rest.to_vec()
+    } else {
+        // Edits of the valid envelope: 3-byte commands (op, position, value).
+        let mut e = f.sealed[which].clone();
+        for cmd in rest.chunks_exact(3) {
+            let at = usize::from(cmd[1]) * 7 % (e.len() + 1);
+            match cmd[0] % 4 {
+                0 if at < e.len() => e[at] ^= cmd[2] | 1,
+                1 => e.truncate(at),
+                2 => e.insert(at, cmd[2]),
+                _ if at < e.len() => {
+                    e.remove(at);
+                }
+                _ => {}
+            }
+        }
+        e
+    };
+    let _ = envelope::envelope_suite(&candidate);
+    match envelope::open(key, &f.context, &candidate) {
+        Ok(plain) => {
+            assert_eq!(candidate, f.sealed[which], "an altered envelope opened");
+            assert_eq!(plain, PLAINTEXT);
+        }
+        Err(e) => assert!(!e.code().is_empty()),
+    }
+    // Another context never opens even the untouched envelope.
+    let moved = SealContext::new("demo", "sess_2", 1_714_000_000_000, [3; 32]);
+    assert!(envelope::open(key, &moved, &candidate).is_err());
+    // Key material from configs and sessions.
+    let _ = PublicKey::from_bytes(rest);
+    let _ = PrivateKey::from_bytes(rest);
+    let text = String::from_utf8_lossy(rest);
+    let _ = PublicKey::from_base64(&text);
+    let _ = PrivateKey::from_base64(&text);
+});
