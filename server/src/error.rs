@@ -62,6 +62,17 @@ impl ApiError {
         .with_retry_after(1)
     }
 
+    /// `503 storage_full`: the disk under the database is full. The write was rolled back,
+    /// so nothing was stored; the request may be sent again once an operator frees space.
+    pub fn storage_full() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_full",
+            "the server's storage is full; nothing was stored, retry later",
+        )
+        .with_retry_after(5)
+    }
+
     /// 400 with a code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -134,6 +145,10 @@ impl From<rusqlite::Error> for ApiError {
             eprintln!("liveform: database busy: {e}");
             return ApiError::database_busy();
         }
+        if is_full(&e) {
+            eprintln!("liveform: storage full: {e}");
+            return ApiError::storage_full();
+        }
         ApiError::internal(format_args!("database: {e}"))
     }
 }
@@ -148,6 +163,15 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
                 f.code,
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             )
+    )
+}
+
+/// Whether a database error means the disk (or the database's size limit) is full
+/// (`SQLITE_FULL`): SQLite has rolled the write back.
+pub fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
     )
 }
 
@@ -258,6 +282,15 @@ mod tests {
         );
         let res = e.into_response();
         assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let e = ApiError::from(full);
+        assert_eq!(
+            (e.status, e.code, e.retry_after_s),
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_full", Some(5))
+        );
         let other = ApiError::from(rusqlite::Error::QueryReturnedNoRows);
         assert_eq!(other.code, "internal");
     }

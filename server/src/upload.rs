@@ -19,7 +19,7 @@
 //!
 //! A submission with too many recent rejections is refused before any work
 //! (`429 too_many_failed_checks`, see [`crate::limits`]); a busy database is
-//! `503 database_busy`, and nothing is stored.
+//! `503 database_busy` and a full disk `503 storage_full`, and nothing is stored.
 
 use std::sync::Arc;
 
@@ -307,30 +307,19 @@ async fn claim(
 /// claim taken over by another request is not ours to release or complete.
 const OURS: &str = "AND state = 'processing' AND owner = ?3 AND created_at_ms = ?4";
 
-/// Gives a claimed key back after a failure. A busy database is waited out (a key left
-/// claimed would answer `409 upload_in_progress` until it goes stale).
+/// Gives a claimed key back after a failure: a key left claimed answers
+/// `409 upload_in_progress` until it goes stale ([`STALE_CLAIM_MS`]). A busy database or a
+/// full disk is retried a few times here, so the client's retry usually finds the key free;
+/// then, without holding up the answer, in the background until the claim would be stale
+/// anyway — space freed on a full disk frees the key within [`BACKGROUND_RELEASE_PAUSE`].
 async fn release(state: &SharedState, session_id: &str, key: &str, claimed_at_ms: u64) {
     let mut pause = std::time::Duration::from_millis(50);
-    for _ in 0..RELEASE_ATTEMPTS {
-        let (session_id, key) = (session_id.to_owned(), key.to_owned());
-        let me = state.instance_id.clone();
-        let r = state
-            .db
-            .call(move |c| {
-                c.execute(
-                    &format!(
-                        "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
-                    ),
-                    rusqlite::params![session_id, key, me, to_sql_ms(claimed_at_ms)],
-                )?;
-                Ok(())
-            })
-            .await;
-        match r {
+    for _ in 0..INLINE_RELEASE_ATTEMPTS {
+        match try_release(state, session_id, key, claimed_at_ms).await {
             Ok(()) => return,
-            Err(e) if e.code == "database_busy" => {
+            Err(e) if is_transient(&e) => {
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                pause *= 2;
             }
             Err(e) => {
                 eprintln!("liveform: could not release an idempotency key: {e}");
@@ -338,11 +327,56 @@ async fn release(state: &SharedState, session_id: &str, key: &str, claimed_at_ms
             }
         }
     }
-    eprintln!("liveform: could not release an idempotency key: the database stayed busy");
+    let (state, session_id, key) = (Arc::clone(state), session_id.to_owned(), key.to_owned());
+    tokio::spawn(async move {
+        while now_ms() < claimed_at_ms.saturating_add(STALE_CLAIM_MS) {
+            tokio::time::sleep(BACKGROUND_RELEASE_PAUSE).await;
+            match try_release(&state, &session_id, &key, claimed_at_ms).await {
+                Ok(()) => return,
+                Err(e) if is_transient(&e) => {}
+                Err(e) => {
+                    eprintln!("liveform: could not release an idempotency key: {e}");
+                    return;
+                }
+            }
+        }
+        eprintln!("liveform: could not release an idempotency key before it went stale");
+    });
 }
 
-/// Tries to release a key before giving up (each waits the busy timeout at most).
-const RELEASE_ATTEMPTS: usize = 10;
+/// Deletes this request's claim of the key (a claim taken over by another is left alone).
+async fn try_release(
+    state: &SharedState,
+    session_id: &str,
+    key: &str,
+    claimed_at_ms: u64,
+) -> ApiResult<()> {
+    let (session_id, key) = (session_id.to_owned(), key.to_owned());
+    let me = state.instance_id.clone();
+    state
+        .db
+        .call(move |c| {
+            c.execute(
+                &format!(
+                    "DELETE FROM uploads WHERE session_id = ?1 AND idempotency_key = ?2 {OURS}"
+                ),
+                rusqlite::params![session_id, key, me, to_sql_ms(claimed_at_ms)],
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// A database that will take the write later: busy with another writer, or out of space.
+fn is_transient(e: &ApiError) -> bool {
+    matches!(e.code, "database_busy" | "storage_full")
+}
+
+/// Quick release attempts before the answer goes out (50 ms doubling: 1.55 s in all, plus
+/// each attempt's busy timeout at most).
+const INLINE_RELEASE_ATTEMPTS: usize = 5;
+/// Between background release attempts.
+const BACKGROUND_RELEASE_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The registered face of (pid, sid), computed once and cached.
 async fn reference(
