@@ -21,6 +21,7 @@ use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::linger::Lingering;
 use crate::state::{build_state, SharedState, StaticDirs};
 use crate::{
     handoff, instances, limits, outbox, results, sessions, static_files, tokens_api, upload,
@@ -250,7 +251,7 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     let conn = builder
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(Lingering::new(stream)), service)
         .with_upgrades();
     tokio::pin!(conn);
     let stopped = stopped(stop);

@@ -28,6 +28,7 @@ pub mod extract;
 pub mod handoff;
 pub mod instances;
 pub mod limits;
+pub mod linger;
 pub mod load;
 pub mod make_video;
 pub mod outbox;
