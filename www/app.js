@@ -1,9 +1,10 @@
 // The liveform page: renders what the wasm module says. Every decision (parameters, hints,
 // when a frame is good enough, attempts, sealing, retries) is made in Rust; this file moves
 // data between the browser and the module and shows screens.
-import init, { Checker, Camera, CaptureFlow, modelFiles, uploadSealed, newIdempotencyKey } from "./pkg/liveform.js";
+import init, { Camera, uploadSealed, newIdempotencyKey } from "./pkg/liveform.js";
 import { HandoffDesk, detectDevice, handoffPlacement, handoffTicketFromQuery } from "./pkg/liveform.js";
 import { chooseLanguage, translator } from "./i18n.js";
+import { startPrechecks } from "./prechecks.js";
 
 const params = new URLSearchParams(location.search);
 const lang = chooseLanguage(params, navigator.languages);
@@ -47,14 +48,6 @@ async function api(path, body) {
   return json;
 }
 
-async function loadModels(checker) {
-  for (const m of modelFiles()) {
-    const res = await fetch(`${config.assetBase}models/${m.file}`);
-    if (!res.ok) throw Object.assign(new Error(`model ${m.file}`), { code: "model_load_failed" });
-    checker.loadModel(m.name, new Uint8Array(await res.arrayBuffer()));
-  }
-}
-
 function render(view) {
   // view: { screen, hint, attempt, maxAttempts, passing, error, canRetry }
   if (view.screen === "capture") {
@@ -95,11 +88,12 @@ async function main() {
   const logo = $("logo");
   logo.src = session.project.logoUrl || "logo.svg";
   logo.alt = session.project.name;
-  const checker = new Checker();
-  checker.setPolicySnapshot(JSON.stringify(session.policy));
-  if (checker.policyHash() !== session.policyHash) return showError("policy_mismatch");
-  const modelsReady = loadModels(checker).catch((e) => e);
-  const flow = new CaptureFlow();
+  // The Checker and the capture state machine, in a Worker (prechecks.js).
+  const flow = await startPrechecks(JSON.stringify(session.policy));
+  if (flow.policyHash !== session.policyHash) return showError("policy_mismatch");
+  document.documentElement.dataset.prechecks = flow.inWorker ? "worker" : "main-thread";
+  const modelsBase = new URL(`${config.assetBase}models/`, location.href).href;
+  const modelsReady = flow.loadModels({ modelsBase }).catch((e) => e);
   let stopHandoff = () => {};
   const placement = handoffPlacement(session.handoff || "off", await detectDevice());
   $("use-phone").hidden = placement !== "offer_handoff";
@@ -110,22 +104,24 @@ async function main() {
   let running = false;
 
   async function runAttempt() {
-    render(flow.start());
+    render(await flow.start());
     try {
       camera = camera && camera.isLive() ? camera : await Camera.start($("video"), null);
     } catch (e) {
-      return render(flow.cameraFailed(e.code || "camera_failed"));
+      return render(await flow.cameraFailed({ code: e.code || "camera_failed" }));
     }
     const loaded = await modelsReady;
     if (loaded instanceof Error) return showError(loaded.code || "model_load_failed");
-    render(flow.cameraReady(performance.now(), camera.label(), camera.width(), camera.height()));
+    render(await flow.cameraReady({ now: performance.now(), label: camera.label(), width: camera.width(), height: camera.height() }));
     running = true;
+    // One frame in flight: the next is grabbed when the Worker has answered for this one.
     const step = async () => {
       if (!running) return;
-      if (!camera.isLive()) { running = false; return render(flow.cameraFailed("camera_ended")); }
+      if (!camera.isLive()) { running = false; return render(await flow.cameraFailed({ code: "camera_ended" })); }
       if (camera.width() > 0) {
-        const rgba = camera.grabFrame();
-        const view = flow.checkFrame(checker, performance.now(), camera.width(), camera.height(), rgba);
+        const frame = { now: performance.now(), width: camera.width(), height: camera.height(), rgba: camera.grabFrame() };
+        const view = await flow.checkFrame(frame);
+        if (!running) return; // cancelled or hidden meanwhile: that answer is already shown
         render(view);
         if (view.screen === "upload") { running = false; return upload(); }
         if (view.screen === "error") { running = false; return; }
@@ -133,7 +129,7 @@ async function main() {
       if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) $("video").requestVideoFrameCallback(() => step());
       else requestAnimationFrame(() => step());
     };
-    step();
+    step().catch((e) => { running = false; showError(e.code || "worker_failed"); });
   }
 
   async function upload() {
@@ -142,7 +138,7 @@ async function main() {
     const capturedAt = Date.now();
     let envelope;
     try {
-      envelope = flow.seal(checker, session.publicKey, session.project.id, session.sessionId, capturedAt);
+      envelope = await flow.seal({ publicKey: session.publicKey, pid: session.project.id, sid: session.sessionId, capturedAt });
     } catch (e) {
       return showError(e.code || "seal_failed", false);
     }
@@ -232,17 +228,18 @@ async function main() {
   $("start").addEventListener("click", async () => {
     try {
       const started = await api(`/api/sessions/${session.sessionId}/start`);
-      flow.setChallenge(checker, started.challengeSeed || "");
+      await flow.setChallenge({ seed: started.challengeSeed || "" });
     } catch (e) {
       return showError(e.code);
     }
     runAttempt();
   });
   $("retry").addEventListener("click", () => runAttempt());
-  $("cancel").addEventListener("click", () => { running = false; camera?.stop(); render(flow.cancel()); });
-  document.addEventListener("visibilitychange", () => {
+  $("cancel").addEventListener("click", async () => { running = false; camera?.stop(); render(await flow.cancel()); });
+  document.addEventListener("visibilitychange", async () => {
     if (!running) return;
-    render(document.hidden ? flow.hidden(performance.now()) : flow.visible(performance.now()));
+    const now = performance.now();
+    render(await (document.hidden ? flow.hidden({ now }) : flow.visible({ now })));
   });
 }
 

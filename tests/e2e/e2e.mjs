@@ -61,12 +61,23 @@ test("face video: start → guidance → sealed upload → server decision → r
     await waitScreen(page, "start");
     await page.screenshot({ path: `${ARTIFACTS}/1-start.png` });
     assert.deepEqual(await axeSerious(page), [], "start screen accessibility");
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.prechecks), "worker",
+      "the prechecks run in a Worker, off the page's main thread");
+    // Main-thread tasks over 50 ms during the capture, reported (a measurement, not a check).
+    await page.evaluate(() => {
+      window.__longTasks = [];
+      new PerformanceObserver((l) => window.__longTasks.push(...l.getEntries().map((e) => e.duration)))
+        .observe({ type: "longtask" });
+    });
     await page.click("#start");
     await waitScreen(page, "capture");
     // A guidance hint from analysed frames (not the "starting camera" placeholder).
     await page.waitForFunction(() => !["", "starting_camera", undefined].includes(document.querySelector("#hint").dataset.code), null, { timeout: 30000 });
     await page.screenshot({ path: `${ARTIFACTS}/2-capture.png` });
     await waitScreen(page, "result", 120000);
+    const long = await page.evaluate(() => window.__longTasks);
+    console.log(`main-thread long tasks from Start to the result: ${long.length}, ` +
+      `${Math.round(long.reduce((a, b) => a + b, 0))} ms in all, longest ${Math.round(Math.max(0, ...long))} ms`);
     await page.screenshot({ path: `${ARTIFACTS}/3-result.png` });
     const href0 = await page.getAttribute("#continue", "href");
     const authId = href0 && new URL(href0).searchParams.get("authId");

@@ -1,0 +1,48 @@
+// The page's handle on the prechecks: every call of precheckOps (prechecks-ops.js), as a
+// promise. They run in a module Worker (capture-worker.js) so the page stays responsive; a
+// browser that cannot start it gets the same calls on the main thread.
+import * as lib from "./pkg/liveform.js";
+import { precheckOps } from "./prechecks-ops.js";
+
+const CALLS = ["setup", "loadModels", "setChallenge", "start", "cameraReady", "cameraFailed",
+  "checkFrame", "seal", "hidden", "visible", "cancel"];
+
+/** Starts the prechecks with the session's policy snapshot; resolves to the calls plus
+ * `policyHash` and `inWorker`. */
+export async function startPrechecks(policy) {
+  try {
+    const calls = workerCalls(new Worker(new URL("./capture-worker.js", import.meta.url), { type: "module" }));
+    return { ...calls, inWorker: true, policyHash: await calls.setup({ policy }) };
+  } catch (e) {
+    if (e.code && e.code !== "worker_failed") throw e;
+  }
+  const ops = precheckOps(lib);
+  const calls = Object.fromEntries(CALLS.map((op) => [op, async (args = {}) => ops[op](args)]));
+  return { ...calls, inWorker: false, policyHash: await calls.setup({ policy }) };
+}
+
+function workerCalls(worker) {
+  let next = 0;
+  const pending = new Map();
+  const failAll = (message) => {
+    for (const p of pending.values()) p.reject(Object.assign(new Error(message), { code: "worker_failed" }));
+    pending.clear();
+  };
+  worker.onmessage = ({ data }) => {
+    const p = pending.get(data.id);
+    if (!p) return;
+    pending.delete(data.id);
+    if (data.error) p.reject(Object.assign(new Error(data.error.message), { code: data.error.code }));
+    else p.resolve(data.value);
+  };
+  worker.onerror = (e) => { e.preventDefault?.(); failAll(e.message || "the prechecks worker failed"); };
+  worker.onmessageerror = () => failAll("a message to the prechecks worker could not be read");
+  const call = (op, args = {}) => new Promise((resolve, reject) => {
+    const id = next++;
+    pending.set(id, { resolve, reject });
+    // A frame's pixels are moved to the Worker, not copied.
+    const transfer = args.rgba instanceof Uint8Array ? [args.rgba.buffer] : [];
+    worker.postMessage({ id, op, args }, transfer);
+  });
+  return Object.fromEntries(CALLS.map((op) => [op, (args) => call(op, args)]));
+}
