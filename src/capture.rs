@@ -356,6 +356,27 @@ impl CaptureMachine {
         self.best_score = None;
     }
 
+    /// The user picked another camera while the capture runs: the attempt goes on (it is not
+    /// used up) but starts over on the new stream — face-fit clock, hint, passing streak, best
+    /// frame, challenge progress and frame timing. Ignored in any other phase.
+    pub fn camera_switched(&mut self, now_ms: f64) {
+        if !matches!(self.phase, Phase::Guiding | Phase::Challenge { .. }) {
+            return;
+        }
+        self.phase = Phase::Guiding;
+        self.attempt_started_ms = now_ms;
+        self.hint = Hint::NoFace;
+        self.pending = None;
+        self.streak = 0;
+        self.best_score = None;
+        self.best_now = false;
+        self.timing = FrameTimingStats::default();
+        self.poses.clear();
+        self.step_peaks.clear();
+        self.key_now = None;
+        self.challenge_failure = None;
+    }
+
     /// The camera could not start or stopped (`code`: camera_permission_denied,
     /// camera_not_found, camera_in_use, camera_constraints, camera_ended, camera_failed).
     /// Does not use up an attempt that never got a picture.
@@ -668,6 +689,28 @@ mod tests {
             m.frame(500.0, &verdict(&[r]), 0.0);
             assert_eq!(m.view().hint, h, "{r:?}");
         }
+    }
+
+    #[test]
+    fn switching_cameras_restarts_the_attempt_without_using_it_up() {
+        let mut m = guiding();
+        let ok = verdict(&[]);
+        m.frame(0.0, &ok, 1.0);
+        m.frame(100.0, &ok, 1.0);
+        assert!(m.view().passing);
+        m.camera_switched(15_000.0);
+        assert_eq!(m.phase(), &Phase::Guiding);
+        assert_eq!(m.attempt(), 1, "the attempt is not used up");
+        assert_eq!(m.view().hint, "no_face");
+        assert!(!m.view().passing, "the streak starts over");
+        assert_eq!(m.timing().frames, 0, "a new stream's timing");
+        // The face-fit clock restarted: 15 s after the switch is still inside the 20 s limit.
+        m.frame(30_000.0, &verdict(&[Reason::TooDark]), 0.0);
+        assert_eq!(m.phase(), &Phase::Guiding);
+        // Nothing happens outside a running capture.
+        let mut idle = CaptureMachine::new(CaptureConfig::default());
+        idle.camera_switched(0.0);
+        assert_eq!(idle.phase(), &Phase::Idle);
     }
 
     #[test]

@@ -102,6 +102,10 @@ async function main() {
 
   let camera = null;
   let running = false;
+  // Each frame loop has a number; a loop whose number is not the current one stops (after a
+  // camera switch the old loop's answer in flight must not drive the new one).
+  let loopId = 0;
+  let framesChecked = 0; // shown as data-frames-checked (tests and support read it)
 
   async function runAttempt() {
     render(await flow.start());
@@ -113,24 +117,61 @@ async function main() {
     const loaded = await modelsReady;
     if (loaded instanceof Error) return showError(loaded.code || "model_load_failed");
     render(await flow.cameraReady({ now: performance.now(), label: camera.label(), width: camera.width(), height: camera.height() }));
-    running = true;
-    // One frame in flight: the next is grabbed when the Worker has answered for this one.
-    const step = async () => {
-      if (!running) return;
-      if (!camera.isLive()) { running = false; return render(await flow.cameraFailed({ code: "camera_ended" })); }
-      if (camera.width() > 0) {
-        const frame = { now: performance.now(), width: camera.width(), height: camera.height(), rgba: camera.grabFrame() };
-        const view = await flow.checkFrame(frame);
-        if (!running) return; // cancelled or hidden meanwhile: that answer is already shown
-        render(view);
-        if (view.screen === "upload") { running = false; return upload(); }
-        if (view.screen === "error") { running = false; return; }
-      }
-      if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) $("video").requestVideoFrameCallback(() => step());
-      else requestAnimationFrame(() => step());
-    };
-    step().catch((e) => { running = false; showError(e.code || "worker_failed"); });
+    offerCameras();
+    loop();
   }
+
+  function loop() {
+    const id = ++loopId;
+    running = true;
+    step(id).catch((e) => { running = false; showError(e.code || "worker_failed"); });
+  }
+
+  // One frame in flight: the next is grabbed when the Worker has answered for this one.
+  async function step(id) {
+    if (!running || id !== loopId) return;
+    if (!camera.isLive()) { running = false; return render(await flow.cameraFailed({ code: "camera_ended" })); }
+    if (camera.width() > 0) {
+      const frame = { now: performance.now(), width: camera.width(), height: camera.height(), rgba: camera.grabFrame() };
+      const view = await flow.checkFrame(frame);
+      if (!running || id !== loopId) return; // cancelled, hidden or switched meanwhile
+      document.documentElement.dataset.framesChecked = String(++framesChecked);
+      render(view);
+      if (view.screen === "upload") { running = false; return upload(); }
+      if (view.screen === "error") { running = false; return; }
+    }
+    const next = () => step(id).catch((e) => { running = false; showError(e.code || "worker_failed"); });
+    if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) $("video").requestVideoFrameCallback(next);
+    else requestAnimationFrame(next);
+  }
+
+  // The camera picker, shown when the browser lists more than one camera (their names are
+  // readable once one was allowed). Choosing one restarts the attempt on it, not using it up.
+  async function offerCameras() {
+    let cameras = [];
+    try {
+      cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+    } catch { /* not listed: no picker */ }
+    $("camera-picker").hidden = cameras.length < 2;
+    const select = $("camera-select");
+    select.replaceChildren(...cameras.map((d, i) => {
+      const option = new Option(d.label || t("camera_n", { n: i + 1 }), d.deviceId);
+      option.selected = d.label === camera.label();
+      return option;
+    }));
+  }
+  $("camera-select").addEventListener("change", async (e) => {
+    if (!running) return;
+    running = false;
+    camera.stop();
+    try {
+      camera = await Camera.start($("video"), e.target.value);
+    } catch (err) {
+      return render(await flow.cameraFailed({ code: err.code || "camera_failed" }));
+    }
+    render(await flow.cameraSwitched({ now: performance.now(), label: camera.label(), width: camera.width(), height: camera.height() }));
+    loop();
+  });
 
   async function upload() {
     show("upload");

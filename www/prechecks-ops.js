@@ -23,6 +23,7 @@ export function precheckOps(lib) {
     setChallenge: ({ seed }) => flow.setChallenge(checker, seed),
     start: () => flow.start(),
     cameraReady: ({ now, label, width, height }) => flow.cameraReady(now, label, width, height),
+    cameraSwitched: ({ now, label, width, height }) => flow.cameraSwitched(now, label, width, height),
     cameraFailed: ({ code }) => flow.cameraFailed(code),
     checkFrame: ({ now, width, height, rgba }) => flow.checkFrame(checker, now, width, height, rgba),
     seal: ({ publicKey, pid, sid, capturedAt }) => flow.seal(checker, publicKey, pid, sid, capturedAt),

@@ -4,7 +4,7 @@
 import * as lib from "./pkg/liveform.js";
 import { precheckOps } from "./prechecks-ops.js";
 
-const CALLS = ["setup", "loadModels", "setChallenge", "start", "cameraReady", "cameraFailed",
+const CALLS = ["setup", "loadModels", "setChallenge", "start", "cameraReady", "cameraSwitched", "cameraFailed",
   "checkFrame", "seal", "hidden", "visible", "cancel"];
 
 /** Starts the prechecks with the session's policy snapshot; resolves to the calls plus

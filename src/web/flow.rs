@@ -98,15 +98,23 @@ impl CaptureFlow {
         width: u32,
         height: u32,
     ) -> Result<JsValue, JsValue> {
-        self.label = Some(label);
-        self.size = (width, height);
-        self.t0_ms = now_ms;
-        self.best = None;
-        self.track = LivenessTrack::default();
-        for k in &mut self.key_frames {
-            *k = None;
-        }
+        self.new_stream(now_ms, label, width, height);
         self.machine.camera_ready(now_ms);
+        self.view()
+    }
+
+    /// The user picked another camera (`Camera.start` with its `deviceId`) during the
+    /// capture: the attempt starts over on the new stream without being used up.
+    #[wasm_bindgen(js_name = cameraSwitched)]
+    pub fn camera_switched(
+        &mut self,
+        now_ms: f64,
+        label: String,
+        width: u32,
+        height: u32,
+    ) -> Result<JsValue, JsValue> {
+        self.new_stream(now_ms, label, width, height);
+        self.machine.camera_switched(now_ms);
         self.view()
     }
 
@@ -289,5 +297,19 @@ impl CaptureFlow {
 impl Default for CaptureFlow {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl CaptureFlow {
+    /// Forgets what was kept of the previous stream (its frames, track and key frames).
+    fn new_stream(&mut self, now_ms: f64, label: String, width: u32, height: u32) {
+        self.label = Some(label);
+        self.size = (width, height);
+        self.t0_ms = now_ms;
+        self.best = None;
+        self.track = LivenessTrack::default();
+        for k in &mut self.key_frames {
+            *k = None;
+        }
     }
 }

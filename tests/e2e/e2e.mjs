@@ -15,14 +15,14 @@ const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 const AXE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 mkdirSync(ARTIFACTS, { recursive: true });
 
-async function browserWith(video, { grantCamera = true, fakeCamera = true } = {}) {
+async function browserWith(video, { grantCamera = true, fakeCamera = true, cameras = 1 } = {}) {
   const args = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-quic", "--no-first-run",
   ];
   // Without a fake device the browser has no camera at all (a desktop without a webcam).
-  if (fakeCamera) args.push("--use-fake-device-for-media-stream");
+  if (fakeCamera) args.push(cameras > 1 ? `--use-fake-device-for-media-stream=device-count=${cameras}` : "--use-fake-device-for-media-stream");
   // Without the fake permission UI, headless Chromium refuses the camera like a user saying no.
   if (grantCamera) args.push("--use-fake-ui-for-media-stream");
   if (video) args.push(`--use-file-for-fake-video-capture=${video}`);
@@ -74,6 +74,7 @@ test("face video: start → guidance → sealed upload → server decision → r
     // A guidance hint from analysed frames (not the "starting camera" placeholder).
     await page.waitForFunction(() => !["", "starting_camera", undefined].includes(document.querySelector("#hint").dataset.code), null, { timeout: 30000 });
     await page.screenshot({ path: `${ARTIFACTS}/2-capture.png` });
+    assert.equal(await page.isHidden("#camera-picker"), true, "one camera: no picker");
     await waitScreen(page, "result", 120000);
     const long = await page.evaluate(() => window.__longTasks);
     console.log(`main-thread long tasks from Start to the result: ${long.length}, ` +
@@ -178,6 +179,39 @@ test("camera permission denied: a specific error screen with a way out", async (
     assert.equal(await page.textContent("#error-code"), "camera_permission_denied");
     assert.equal(await page.isVisible("#retry"), true, "the user can try again after allowing the camera");
     await page.screenshot({ path: `${ARTIFACTS}/8-camera-denied.png` });
+  } finally {
+    await browser.close();
+  }
+});
+
+test("two cameras: the picker lists both, and switching keeps the attempt", async () => {
+  // Chromium's synthetic cameras (no video file): two devices, neither showing a face.
+  const browser = await browserWith(null, { cameras: 2 });
+  try {
+    const { page, errors } = await openPage(browser, "?pid=demo&sid=sub_demo");
+    await waitScreen(page, "start");
+    await page.click("#start");
+    await waitScreen(page, "capture");
+    await page.waitForSelector("#camera-picker:not([hidden])", { timeout: 30000 });
+    const options = await page.$$eval("#camera-select option", (os) => os.map((o) => ({ value: o.value, selected: o.selected })));
+    assert.equal(options.length, 2, JSON.stringify(options));
+    const other = options.find((o) => !o.selected);
+    assert.ok(other, "the camera in use is the selected one");
+    await page.waitForFunction(() => document.querySelector("#hint").dataset.code === "no_face", null, { timeout: 30000 });
+    const attempt = await page.textContent("#attempt");
+    const checked = () => page.evaluate(() => Number(document.documentElement.dataset.framesChecked || 0));
+    await page.selectOption("#camera-select", other.value);
+    // The capture goes on with the other camera: same attempt, its frames checked.
+    await page.waitForFunction((id) => document.querySelector("#video").srcObject?.getVideoTracks()[0]?.getSettings().deviceId === id,
+      other.value, { timeout: 30000 });
+    const before = await checked();
+    await page.waitForFunction((n) => Number(document.documentElement.dataset.framesChecked) >= n + 3, before, { timeout: 30000 });
+    assert.equal(await screen(page), "capture");
+    assert.equal(await page.textContent("#attempt"), attempt, "switching does not use up an attempt");
+    assert.equal(await page.$eval("#camera-select", (s) => s.value), other.value);
+    await page.screenshot({ path: `${ARTIFACTS}/8b-camera-picker.png` });
+    assert.deepEqual(await axeSerious(page), [], "capture screen with the picker");
+    assert.deepEqual(errors, [], "no console errors");
   } finally {
     await browser.close();
   }
