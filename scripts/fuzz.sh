@@ -119,6 +119,8 @@ for t in "${targets[@]}"; do
   rm -f "$log" fuzz/fuzz-*.log
   total=$((total + runs))
   report+=("$(printf '%-16s %12d executions %8d/s  corpus %5d' "$t" "$runs" $((runs / seconds)) "$corpus")")
+  printf '[fuzz] %s\n' "${report[-1]}"
 done
+echo
 printf '%s\n' "${report[@]}"
 printf '[fuzz] %d targets, %s s each, %d executions in total, 0 crashes\n' "${#targets[@]}" "$seconds" "$total"
