@@ -348,6 +348,12 @@ impl CaptureMachine {
             return;
         }
         self.attempt += 1;
+        self.guide_from(now_ms);
+    }
+
+    /// Guiding from `now_ms` on: the face-fit clock, hint, passing streak and best frame start
+    /// over.
+    fn guide_from(&mut self, now_ms: f64) {
         self.phase = Phase::Guiding;
         self.attempt_started_ms = now_ms;
         self.hint = Hint::NoFace;
@@ -363,12 +369,7 @@ impl CaptureMachine {
         if !matches!(self.phase, Phase::Guiding | Phase::Challenge { .. }) {
             return;
         }
-        self.phase = Phase::Guiding;
-        self.attempt_started_ms = now_ms;
-        self.hint = Hint::NoFace;
-        self.pending = None;
-        self.streak = 0;
-        self.best_score = None;
+        self.guide_from(now_ms);
         self.best_now = false;
         self.timing = FrameTimingStats::default();
         self.poses.clear();

@@ -2,52 +2,15 @@
 //! and rejection — with the right typed error, never a panic — of every kind of damage.
 //! The RFC 9180 known-answer tests are in the module itself (src/envelope.rs).
 
-use liveform::envelope::rand_core::{TryCryptoRng, TryRng};
 use liveform::envelope::{
     envelope_suite, generate_keypair, open, seal, EnvelopeError, KeyPair, PrivateKey, PublicKey,
     SealContext, Suite, FIXED_HEADER_LEN, FORMAT_VERSION, MAGIC, TAG_LEN,
 };
 use liveform::error::{Error, ErrorCode};
 
-/// SplitMix64: deterministic, seedable test randomness. NOT a cryptographic generator; it only
-/// makes these tests reproducible.
-struct TestRng(u64);
-
-impl TestRng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0u8; n];
-        self.try_fill_bytes(&mut v).unwrap();
-        v
-    }
-}
-
-impl TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(self.next() as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(self.next())
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.next().to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl TryCryptoRng for TestRng {}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::TestRng;
 
 fn context() -> SealContext {
     SealContext::new(

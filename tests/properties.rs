@@ -3,7 +3,6 @@
 //! generated cases per run; a failure prints the smallest case proptest could shrink it to.
 #![cfg(not(target_arch = "wasm32"))]
 
-use liveform::envelope::rand_core::{TryCryptoRng, TryRng};
 use liveform::envelope::{self, KeyPair, SealContext, Suite};
 use liveform::handoff::{self, HandoffError, HandoffTicket, MAX_TICKET_BYTES, MIN_TICKET_BYTES};
 use liveform::tokens::{
@@ -12,31 +11,10 @@ use liveform::tokens::{
 };
 use proptest::prelude::*;
 
-/// SplitMix64 seeded by proptest: keys and ephemeral keys that shrink and replay with the case.
-/// Not a secure generator; it only makes the cases reproducible.
-struct CaseRng(u64);
-
-impl TryRng for CaseRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        self.try_next_u64().map(|v| v as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl TryCryptoRng for CaseRng {}
+// Keys and ephemeral keys from a seed proptest chooses, so they shrink and replay with the case.
+#[path = "common/rng.rs"]
+mod rng;
+use rng::TestRng as CaseRng;
 
 fn suite() -> impl Strategy<Value = Suite> {
     prop_oneof![Just(Suite::X25519Aes256Gcm), Just(Suite::XWingAes256Gcm)]

@@ -124,7 +124,12 @@ async function main() {
   function loop() {
     const id = ++loopId;
     running = true;
-    step(id).catch((e) => { running = false; showError(e.code || "worker_failed"); });
+    step(id).catch(loopFailed);
+  }
+
+  function loopFailed(e) {
+    running = false;
+    showError(e.code || "worker_failed");
   }
 
   // One frame in flight: the next is grabbed when the Worker has answered for this one.
@@ -140,7 +145,7 @@ async function main() {
       if (view.screen === "upload") { running = false; return upload(); }
       if (view.screen === "error") { running = false; return; }
     }
-    const next = () => step(id).catch((e) => { running = false; showError(e.code || "worker_failed"); });
+    const next = () => step(id).catch(loopFailed);
     if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) $("video").requestVideoFrameCallback(next);
     else requestAnimationFrame(next);
   }

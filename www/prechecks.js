@@ -4,8 +4,8 @@
 import * as lib from "./pkg/liveform.js";
 import { precheckOps } from "./prechecks-ops.js";
 
-const CALLS = ["setup", "loadModels", "setChallenge", "start", "cameraReady", "cameraSwitched", "cameraFailed",
-  "checkFrame", "seal", "hidden", "visible", "cancel"];
+// The calls' names, from the one place that defines them.
+const CALLS = Object.keys(precheckOps(lib));
 
 /** Starts the prechecks with the session's policy snapshot; resolves to the calls plus
  * `policyHash` and `inWorker`. */

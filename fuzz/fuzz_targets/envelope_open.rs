@@ -6,33 +6,12 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use liveform::envelope::rand_core::{TryCryptoRng, TryRng};
 use liveform::envelope::{self, KeyPair, PrivateKey, PublicKey, SealContext, Suite};
 
-/// SplitMix64: reproducible keys and ephemeral keys for the fixture (not a secure generator).
-struct FixedRng(u64);
-
-impl TryRng for FixedRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        self.try_next_u64().map(|v| v as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl TryCryptoRng for FixedRng {}
+// Reproducible keys and ephemeral keys for the fixture (not a secure generator).
+#[path = "../../tests/common/rng.rs"]
+mod rng;
+use rng::TestRng as FixedRng;
 
 struct Fixture {
     keys: [KeyPair; 2],
