@@ -82,6 +82,10 @@ pub fn router(state: SharedState) -> Router {
             Arc::clone(&state),
             limits::guard,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::cors::layer,
+        ))
         .layer(axum::middleware::from_fn(static_files::security_headers))
         .with_state(state)
 }

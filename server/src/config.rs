@@ -147,6 +147,10 @@ pub struct ProjectConfig {
     /// Desktop → phone handoff.
     #[serde(default)]
     pub handoff: HandoffSettings,
+    /// Other sites that may embed this project's capture (`<liveform-capture>` on their
+    /// pages), as origins: `https://shop.example`, `http://127.0.0.1:9000`. See `cors`.
+    #[serde(default)]
+    pub embed_origins: Vec<String>,
 }
 
 /// A project's desktop → phone handoff settings.
@@ -294,6 +298,7 @@ impl Config {
                     reference_image: Some(repo.join("tests/data/astronaut.png")),
                 }],
                 handoff: HandoffSettings::default(),
+                embed_origins: Vec::new(),
             }],
             session_ttl_ms: DEFAULT_SESSION_TTL_MS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,

@@ -211,6 +211,12 @@ pub async fn mint(
             let mut ticket =
                 HandoffTicket::new(&random, &s.id, now, project.handoff.ticket_ttl_ms)?;
             ticket.expires_at_ms = ticket.expires_at_ms.min(s.expires_at_ms);
+            // A site embedding the capture is not where the phone goes: an embedding
+            // project needs `handoff.baseUrl`.
+            let origin = origin.filter(|o| {
+                crate::cors::normalize_origin(o)
+                    .map_or(true, |o| !project.embed_origins.contains(&o))
+            });
             let base = project.handoff.base_url.clone().or(origin).ok_or_else(|| {
                 ApiError::bad_request(
                     "handoff_base_unknown",

@@ -21,6 +21,7 @@
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod decide;
 pub mod error;

@@ -239,12 +239,14 @@ fn parse_for_project(state: &SharedState, query: &str) -> ApiResult<(LiveformPar
 /// `POST /api/sessions`.
 pub async fn create(
     State(state): State<SharedState>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
     let (params, pid) = parse_for_project(&state, &req.query)?;
     let Some(project) = state.project(&pid) else {
         return Err(ParamsError::PidUnknown.into());
     };
+    crate::cors::check_session_origin(project, &headers)?;
     let now = now_ms();
     let session_id = random_id("ses_").map_err(ApiError::internal)?;
     // 32 bytes, as `liveness::challenge` asks (at least 16).

@@ -58,6 +58,8 @@ pub struct Project {
     pub public_key: PublicKey,
     /// Desktop → phone handoff settings (checked).
     pub handoff: HandoffSettings,
+    /// The sites that may embed the capture, normalised (`cors::normalize_origin`).
+    pub embed_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Project {
@@ -251,6 +253,7 @@ struct CheckedProject {
     query_key: Option<QueryKey>,
     webhook: Option<(String, WebhookSecret)>,
     configured_key: Option<PrivateKey>,
+    embed_origins: Vec<String>,
 }
 
 fn check_project(pc: &ProjectConfig) -> Result<CheckedProject, String> {
@@ -300,11 +303,17 @@ fn check_project(pc: &ProjectConfig) -> Result<CheckedProject, String> {
         None => None,
     };
     crate::handoff::validate_settings(&pc.handoff).map_err(|e| format!("handoff: {e}"))?;
+    let embed_origins = pc
+        .embed_origins
+        .iter()
+        .map(|o| crate::cors::normalize_origin(o).map_err(|e| format!("embedOrigins: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(CheckedProject {
         policy,
         query_key,
         webhook,
         configured_key,
+        embed_origins,
     })
 }
 
@@ -314,6 +323,7 @@ fn build_project(pc: &ProjectConfig, db: &Arc<Db>) -> Result<Project, String> {
         query_key,
         webhook,
         configured_key,
+        embed_origins,
     } = check_project(pc)?;
     let private_key = match configured_key {
         Some(key) => key,
@@ -338,6 +348,7 @@ fn build_project(pc: &ProjectConfig, db: &Arc<Db>) -> Result<Project, String> {
         private_key,
         public_key,
         handoff: pc.handoff.clone(),
+        embed_origins,
     })
 }
 

@@ -98,6 +98,7 @@ pub fn project(id: &str) -> ProjectConfig {
             },
         ],
         handoff: HandoffSettings::default(),
+        embed_origins: Vec::new(),
     }
 }
 
