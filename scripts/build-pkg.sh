@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the npm package in pkg/ with wasm-pack (--target web), then shrinks the wasm with
+# Builds the npm package in pkg/ with wasm-pack (--target web), adds the <liveform-capture>
+# element and its helpers from src/js/ (scripts/pkg-finish.mjs), then shrinks the wasm with
 # the npm binaryen wasm-opt.  Usage: build-pkg.sh [release|dev]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,6 +9,7 @@ cd "$ROOT"
 source scripts/env.sh
 profile=${1:-release}
 wasm-pack build --target web --mode no-install "--$profile" --out-dir pkg --out-name liveform .
+node scripts/pkg-finish.mjs pkg
 wasm=pkg/liveform_bg.wasm
 if [ "$profile" = release ]; then
   before=$(stat -c %s "$wasm")

@@ -57,6 +57,19 @@ impl ModelKind {
         }
     }
 
+    /// The size in bytes of that file: the page's download progress knows its total
+    /// before the first response arrives.
+    pub fn byte_len(self) -> u64 {
+        match self {
+            ModelKind::FaceDetector => 418_471,
+            ModelKind::FaceMesh => 2_428_808,
+            ModelKind::Antispoof => 1_710_588,
+            ModelKind::MaskClassifier => 9_516_848,
+            ModelKind::PalmDetector => 3_891_303,
+            ModelKind::FaceDescriptor => 13_980_515,
+        }
+    }
+
     /// The sha256 of the exact file this code was written and tested against.
     pub fn sha256(self) -> &'static str {
         match self {
@@ -285,5 +298,25 @@ impl Model {
                     .collect())
             })
             .collect()
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// The pinned sizes and hashes are those of the committed files (the page's progress bar
+    /// totals the sizes; a model updated without them would be refused on load).
+    #[test]
+    fn pinned_sizes_and_hashes_match_the_model_files() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        for kind in ModelKind::PRECHECKS
+            .iter()
+            .chain([&ModelKind::FaceDescriptor])
+        {
+            let bytes = std::fs::read(dir.join(kind.file_name())).unwrap();
+            assert_eq!(bytes.len() as u64, kind.byte_len(), "{}", kind.file_name());
+            assert_eq!(sha256_hex(&bytes), kind.sha256(), "{}", kind.file_name());
+        }
     }
 }

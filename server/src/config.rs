@@ -298,7 +298,11 @@ impl Config {
                     reference_image: Some(repo.join("tests/data/astronaut.png")),
                 }],
                 handoff: HandoffSettings::default(),
-                embed_origins: Vec::new(),
+                // The README's embedding examples, served by `python3 -m http.server 8000`.
+                embed_origins: vec![
+                    "http://127.0.0.1:8000".into(),
+                    "http://localhost:8000".into(),
+                ],
             }],
             session_ttl_ms: DEFAULT_SESSION_TTL_MS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,

@@ -41,7 +41,7 @@ pub fn version() -> String {
     crate::VERSION.to_string()
 }
 
-/// The models the SDK uses: `[{ name, file, sha256 }]`, for the page to fetch.
+/// The models the SDK uses: `[{ name, file, sha256, bytes }]`, for the page to fetch.
 #[wasm_bindgen(js_name = modelFiles)]
 pub fn model_files() -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
@@ -49,6 +49,7 @@ pub fn model_files() -> Result<JsValue, JsValue> {
         name: &'static str,
         file: &'static str,
         sha256: &'static str,
+        bytes: u64,
     }
     // The 1:1 match (descriptor) runs on the backend only.
     let list: Vec<Entry> = ModelKind::PRECHECKS
@@ -57,6 +58,7 @@ pub fn model_files() -> Result<JsValue, JsValue> {
             name: k.name(),
             file: k.file_name(),
             sha256: k.sha256(),
+            bytes: k.byte_len(),
         })
         .collect();
     to_js(&list)

@@ -12,14 +12,8 @@ export function precheckOps(lib) {
       flow = new lib.CaptureFlow();
       return checker.policyHash();
     },
-    /** Fetches and loads every precheck model (sha256-checked in Rust) from `modelsBase`. */
-    async loadModels({ modelsBase }) {
-      for (const m of lib.modelFiles()) {
-        const res = await fetch(new URL(m.file, modelsBase));
-        if (!res.ok) throw Object.assign(new Error(`model ${m.file}: HTTP ${res.status}`), { code: "model_load_failed" });
-        checker.loadModel(m.name, new Uint8Array(await res.arrayBuffer()));
-      }
-    },
+    /** Verifies (sha256, in Rust) and loads one model's bytes, fetched by the page. */
+    loadModel: ({ name, bytes }) => checker.loadModel(name, bytes),
     setChallenge: ({ seed }) => flow.setChallenge(checker, seed),
     start: () => flow.start(),
     cameraReady: ({ now, label, width, height }) => flow.cameraReady(now, label, width, height),

@@ -1,8 +1,9 @@
-// Every string the page shows, one catalogue per language. Codes (hints, error codes) come
+// Every string the capture shows, one catalogue per language. Codes (hints, error codes) come
 // from the wasm module and the backend; the page only looks them up.
 export const CATALOGUES = {
   en: {
     loading: "Loading…",
+    preparing_checks: "Preparing the checks…",
     start_intro: "We will take a selfie to confirm it is you. Find good light and look at the camera.",
     start: "Start",
     cancel: "Cancel",
@@ -115,6 +116,7 @@ export const CATALOGUES = {
   },
   ko: {
     loading: "불러오는 중…",
+    preparing_checks: "확인 준비 중…",
     start_intro: "본인 확인을 위해 셀피를 촬영합니다. 밝은 곳에서 카메라를 바라봐 주세요.",
     start: "시작",
     cancel: "취소",
