@@ -182,8 +182,11 @@ if [ "$("$CACHE/npm/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -o 
   npm install -s --prefix "$CACHE/npm" --no-audit --no-fund "binaryen@$BINARYEN_VERSION" >/dev/null \
     || die "npm install binaryen failed"
 fi
-# The end-to-end tests' own packages (playwright-core, axe-core), from their lock file.
-if [ -f "$ROOT/tests/e2e/package-lock.json" ] && ! [ -d "$ROOT/tests/e2e/node_modules" ]; then
+# The end-to-end tests' own packages (playwright-core, axe-core, typescript), from their lock
+# file; again when the lock file changed since (npm ci writes node_modules/.package-lock.json).
+e2e=$ROOT/tests/e2e
+if [ -f "$e2e/package-lock.json" ] && { ! [ -f "$e2e/node_modules/.package-lock.json" ] \
+    || [ "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ]; }; then
   say "npm ci in tests/e2e"
   ( cd "$ROOT/tests/e2e" && npm ci -s --no-audit --no-fund >/dev/null ) || die "npm ci in tests/e2e failed"
 fi

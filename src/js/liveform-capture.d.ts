@@ -53,7 +53,8 @@ export class LiveformError extends Error {
   constructor(code: LiveformErrorCode, message?: string, retryable?: boolean);
 }
 
-export interface LiveformCaptureEventMap extends HTMLElementEventMap {
+/** The element's events; `error` and `progress` are its own, not the DOM's of that name. */
+export interface LiveformCaptureEventMap extends Omit<HTMLElementEventMap, "error" | "progress"> {
   progress: CustomEvent<LiveformProgressDetail>;
   capture: CustomEvent<LiveformCaptureDetail>;
   result: CustomEvent<LiveformResultDetail>;

@@ -5,10 +5,13 @@
 //   node e2e.mjs  (run by tests/e2e/run.sh, which builds the package, the videos and the server)
 import { chromium } from "playwright-core";
 import { readFileSync, mkdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { createHash } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 const BASE = process.env.LIVEFORM_BASE;
+const EMBED_PORT = Number(process.env.LIVEFORM_EMBED_PORT);
 const FACE_VIDEO = process.env.LIVEFORM_FACE_VIDEO;
 const NOFACE_VIDEO = process.env.LIVEFORM_NOFACE_VIDEO;
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
@@ -386,5 +389,127 @@ test("handoff: when the phone gives up, the desktop says why and starts again wi
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
+  }
+});
+
+// --- The README's embedding examples, on another site --------------------------------------
+
+/** The README's example `name`, as written (the html block after `<!-- example: name -->`). */
+function readmeExample(name) {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const m = readme.match(new RegExp(`<!-- example: ${name} -->\\n\`\`\`html\\n([\\s\\S]*?)\`\`\`\\n`));
+  assert.ok(m, `README has no example "${name}"`);
+  return m[1];
+}
+
+/** Serves `html` as the only page of another origin, under the CSP the README documents for
+ * an embedding page (with a hash for each inline script, as a site would). */
+async function embeddingSite(html) {
+  const api = new URL(BASE).origin;
+  const hashes = [...html.matchAll(/<script type="module">([\s\S]*?)<\/script>/g)]
+    .map((m) => `'sha256-${createHash("sha256").update(m[1]).digest("base64")}'`);
+  const csp = [
+    `script-src ${api} 'wasm-unsafe-eval' ${hashes.join(" ")}`, `style-src ${api}`,
+    `connect-src ${api}`, `img-src ${api} data:`, "media-src blob: mediastream:", `worker-src blob: ${api}`,
+  ].join("; ");
+  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title></head>` +
+    `<body><main><h1>Checkout</h1>\n${html}</main></body></html>`;
+  const server = createServer((req, res) => {
+    if (req.url !== "/") { res.writeHead(404).end(); return; }
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": csp }).end(page);
+  });
+  await new Promise((resolve) => server.listen(EMBED_PORT, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${EMBED_PORT}/`, csp, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Opens the site with a face on the fake camera; collects its console lines and errors. */
+async function openSite(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
+  const lines = [];
+  const errors = [];
+  page.on("console", (m) => (m.type() === "error" ? (scannerNoise(page, m.text()) || errors.push(m.text())) : lines.push(m.text())));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { page, lines, errors };
+}
+
+async function storedResult(authId) {
+  return (await fetch(`${BASE}/api/results/${authId}`, { headers: { "X-Api-Key": "demo-api-key" } })).json();
+}
+
+test("README example (element): embedded on another site under a strict CSP, it captures and reports", async () => {
+  const example = readmeExample("element");
+  assert.ok(example.trim().split("\n").length <= 10, "the README example fits in 10 lines");
+  const site = await embeddingSite(example.replaceAll("http://127.0.0.1:8080", new URL(BASE).origin));
+  const browser = await browserWith(FACE_VIDEO);
+  try {
+    const { page, lines, errors } = await openSite(browser, site.url);
+    await waitScreen(page, "start");
+    // The Worker runs from another origin's script through the blob: shim.
+    assert.equal(await page.evaluate(() => document.querySelector("liveform-capture").dataset.prechecks), "worker");
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), "BODY", "loading did not take the page's focus");
+    await page.screenshot({ path: `${ARTIFACTS}/17-embedded-start.png` });
+    assert.deepEqual(await axeSerious(page), [], "embedded start screen accessibility");
+    await page.click("#start");
+    await waitScreen(page, "result", 120000);
+    await page.screenshot({ path: `${ARTIFACTS}/18-embedded-result.png` });
+    // The events, as the example's listeners logged them.
+    const progress = lines.filter((l) => l.startsWith("progress "));
+    for (const stage of ["sdk", "models"]) {
+      const last = progress.filter((l) => l.startsWith(`progress ${stage} `)).at(-1);
+      assert.ok(last, `progress events for ${stage}: ${progress.slice(0, 5)}`);
+      const [, , loaded, total] = last.split(" ");
+      assert.ok(Number(loaded) > 0 && loaded === total, `${stage} progress ends complete: ${last}`);
+    }
+    const captured = lines.findIndex((l) => /^captured \d+ bytes sealed$/.test(l));
+    const resultAt = lines.findIndex((l) => l.startsWith("result "));
+    assert.ok(captured >= 0 && resultAt > captured, `capture then result: ${lines.filter((l) => !l.startsWith("progress")).join(" | ")}`);
+    const [, status, authId] = lines[resultAt].split(" ");
+    assert.equal(status, await page.getAttribute("#screen-result", "data-status"));
+    const stored = await storedResult(authId);
+    assert.equal(stored.status, status, JSON.stringify(stored));
+    assert.equal(stored.scores.faceMatch.passed, true);
+    assert.deepEqual(errors, [], `no console errors, no CSP reports (${site.csp})`);
+  } finally {
+    await browser.close();
+    await site.close();
+  }
+});
+
+test("README example (function): captureSelfie resolves with the result; a project that does not list the site refuses", async () => {
+  const example = readmeExample("function");
+  assert.ok(example.trim().split("\n").length <= 10, "the README example fits in 10 lines");
+  const site = await embeddingSite(example.replaceAll("http://127.0.0.1:8080", new URL(BASE).origin));
+  const browser = await browserWith(FACE_VIDEO);
+  try {
+    const { page, lines, errors } = await openSite(browser, site.url);
+    await waitScreen(page, "start");
+    await page.click("#start");
+    await waitScreen(page, "result", 120000);
+    await page.waitForFunction(() => document.querySelector("liveform-capture").dataset.screen === "result");
+    const line = await (async () => {
+      for (let i = 0; i < 50; i++) {
+        const l = lines.find((x) => x.startsWith("result "));
+        if (l) return l;
+        await page.waitForTimeout(100);
+      }
+      return null;
+    })();
+    assert.ok(line, `captureSelfie resolved: ${lines.join(" | ")}`);
+    const [, status, authId] = line.split(" ");
+    assert.ok(status === "approved" || status === "rejected", line);
+    assert.equal((await storedResult(authId)).status, status);
+    // The "active" project does not list this site: the promise rejects with the code.
+    const refused = await page.evaluate(async (api) => {
+      const { captureSelfie } = await import(`${api}/pkg/liveform-capture.js`);
+      const box = document.createElement("div");
+      document.body.append(box);
+      return captureSelfie(box, { pid: "active", sid: "sub_demo", apiBase: api }).then(() => "resolved", (e) => `${e.name}:${e.code}`);
+    }, new URL(BASE).origin);
+    assert.equal(refused, "LiveformError:origin_not_allowed");
+    assert.deepEqual(errors.filter((e) => !/403 \(Forbidden\)/.test(e)), [], "no console errors but the refused request");
+  } finally {
+    await browser.close();
+    await site.close();
   }
 });

@@ -20,11 +20,15 @@ BIN=${CARGO_TARGET_DIR:-target}/debug/liveform
 "$BIN" make-video tests/data/astronaut.png --out "$WORK/face.y4m" --size 640x480 --seconds 2
 "$BIN" make-video tests/data/astronaut.png --crop 300,300,212,212 --out "$WORK/noface.y4m" --size 640x480 --seconds 2
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+# Another origin: the site that embeds the capture in the README examples' test.
+EMBED_PORT=$(free_port)
 # The demo project, with a return URL on this server so the redirect can be followed.
 cat > "$WORK/config.json" <<JSON
 {"projects": [{"id": "demo", "name": "liveform demo", "status": "service",
   "returnUrl": "http://127.0.0.1:$PORT/done?from=liveform", "apiKey": "demo-api-key",
+  "embedOrigins": ["http://127.0.0.1:$EMBED_PORT"],
   "submissions": [{"sid": "sub_demo", "status": "approved", "referenceImage": "$ROOT/tests/data/astronaut.png"}]},
  {"id": "active", "name": "liveform active liveness", "status": "service", "apiKey": "active-api-key",
   "policy": {"livenessMode": "active"},
@@ -41,6 +45,6 @@ for _ in $(seq 1 100); do
 done
 
 cd tests/e2e
-LIVEFORM_BASE="http://127.0.0.1:$PORT" LIVEFORM_FACE_VIDEO="$WORK/face.y4m" \
-  LIVEFORM_NOFACE_VIDEO="$WORK/noface.y4m" node --test --test-concurrency=1 e2e.mjs \
+LIVEFORM_BASE="http://127.0.0.1:$PORT" LIVEFORM_EMBED_PORT=$EMBED_PORT LIVEFORM_FACE_VIDEO="$WORK/face.y4m" \
+  LIVEFORM_NOFACE_VIDEO="$WORK/noface.y4m" node --test --test-concurrency=1 e2e.mjs package.mjs \
   || { echo "--- server log"; tail -50 "$WORK/server.log"; exit 1; }
