@@ -106,8 +106,13 @@ pub fn decode(bytes: &[u8], max_frames: usize) -> Result<Video> {
                     n.parse().map_err(|_| bad("y4m: bad frame rate"))?,
                     d.parse().map_err(|_| bad("y4m: bad frame rate"))?,
                 );
+                // `F0:0` (unknown) keeps the default; a rate too large or too small for an
+                // f32 (found by the y4m fuzz target: `F4…4:2` parsed to infinity) is refused.
                 if n > 0.0 && d > 0.0 {
                     fps = n / d;
+                    if !(fps.is_finite() && fps > 0.0) {
+                        return Err(bad("y4m: bad frame rate"));
+                    }
                 }
             }
             Some('C') if !val.starts_with("420") => {
@@ -212,6 +217,12 @@ mod tests {
         assert!(decode(b"YUV4MPEG2 W2 H2 C444\n", 1).is_err());
         assert!(decode(b"YUV4MPEG2 W2 H2\nFRAME\n\x00", 1).is_err());
         assert!(decode(b"NOPE W2 H2\n", 1).is_err());
+        // Frame rates an f32 cannot hold (the fuzz target's find) are refused, not infinite.
+        let huge = format!("YUV4MPEG2 W2 H2 F{}:2\n", "4".repeat(60));
+        assert!(decode(huge.as_bytes(), 1).is_err());
+        let tiny = format!("YUV4MPEG2 W2 H2 F1:{}\n", "9".repeat(60));
+        assert!(decode(tiny.as_bytes(), 1).is_err());
+        assert_eq!(decode(b"YUV4MPEG2 W2 H2 F0:0\n", 1).unwrap().fps, 30.0);
         assert!(
             decode("YUV4MPEG2 \u{e9}x W2 H2\n".as_bytes(), 1).is_ok(),
             "unknown tags are skipped"
