@@ -121,7 +121,8 @@ pub async fn layer(
         };
         let mut res = StatusCode::NO_CONTENT.into_response();
         let h = res.headers_mut();
-        allow(h, &origin);
+        allow_origin(h, &origin);
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static("GET, POST"),
@@ -148,9 +149,10 @@ pub async fn layer(
             HeaderValue::from_static("cross-origin"),
         );
     } else if is_api {
+        // The answer depends on the Origin whether or not it is listed.
         h.append(header::VARY, HeaderValue::from_static("Origin"));
         if let Some(origin) = listed {
-            allow(h, &origin);
+            allow_origin(h, &origin);
             // The page reads the retry hint of a refused upload.
             h.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -161,11 +163,10 @@ pub async fn layer(
     res
 }
 
-fn allow(h: &mut HeaderMap, origin: &str) {
+fn allow_origin(h: &mut HeaderMap, origin: &str) {
     if let Ok(v) = HeaderValue::from_str(origin) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
 #[cfg(test)]

@@ -32,16 +32,26 @@ async fn server() -> (TestServer, TempDir) {
     (srv, pkg)
 }
 
-async fn create_from(srv: &TestServer, origin: Option<&str>, query: &str) -> Resp {
+/// A JSON POST as a page on `origin` sends it (`None`: a server's request, no Origin).
+async fn post_from(
+    srv: &TestServer,
+    path: &str,
+    origin: Option<&str>,
+    body: serde_json::Value,
+) -> Resp {
     let mut req = srv
         .client
-        .post(srv.url("/api/sessions"))
+        .post(srv.url(path))
         .header("content-type", "application/json")
-        .body(json!({ "query": query }).to_string());
+        .body(body.to_string());
     if let Some(o) = origin {
         req = req.header("origin", o);
     }
     Resp::from(req.send().await.unwrap()).await
+}
+
+async fn create_from(srv: &TestServer, origin: Option<&str>, query: &str) -> Resp {
+    post_from(srv, "/api/sessions", origin, json!({ "query": query })).await
 }
 
 fn header<'a>(r: &'a Resp, name: &str) -> Option<&'a str> {
@@ -109,16 +119,13 @@ async fn a_listed_site_embeds_and_others_are_refused() {
         .as_str()
         .unwrap()
         .to_owned();
-    let start = srv
-        .client
-        .post(srv.url(&format!("/api/sessions/{id}/start")))
-        .header("origin", SHOP)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    let start = Resp::from(start).await;
+    let start = post_from(
+        &srv,
+        &format!("/api/sessions/{id}/start"),
+        Some(SHOP),
+        json!({}),
+    )
+    .await;
     assert_eq!(start.status, 200, "{}", start.text);
     assert_eq!(header(&start, "access-control-allow-origin"), Some(SHOP));
 
@@ -130,14 +137,13 @@ async fn a_listed_site_embeds_and_others_are_refused() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mint = srv
-        .client
-        .post(srv.url(&format!("/api/sessions/{fresh}/handoff")))
-        .header("origin", SHOP)
-        .send()
-        .await
-        .unwrap();
-    let mint = Resp::from(mint).await;
+    let mint = post_from(
+        &srv,
+        &format!("/api/sessions/{fresh}/handoff"),
+        Some(SHOP),
+        json!({}),
+    )
+    .await;
     assert_eq!(
         (mint.status, mint.code()),
         (400, "handoff_base_unknown"),
