@@ -143,6 +143,86 @@ fn check_sha256(what: &str, bytes: &[u8], expected: &str) -> Result<()> {
 
 type Plan = TypedRunnableModel;
 
+/// tract's ONNX reader, with PReLU read as `x + (slope − 1)·min(x, 0)`.
+///
+/// tract's own PReLU is a comparison, a multiplication and a select over the whole tensor;
+/// the select and the boolean tensor between them cost 25 % of the face mesh's time
+/// (BENCHMARKS.md, "What the profile shows"). min, mul and add are element-wise operators
+/// tract fuses into one pass. For x ≥ 0 the result is x exactly; for x < 0 it is slope·x
+/// within a rounding step.
+#[cfg(feature = "onnx")]
+fn onnx_framework() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register.insert("PRelu", |_, _| {
+        Ok((
+            tract_onnx::tract_hir::ops::expandable::expand(PreluByMin),
+            vec![],
+        ))
+    });
+    onnx
+}
+
+/// PReLU as min, mul and add; see [`onnx_framework`].
+#[cfg(feature = "onnx")]
+#[derive(Debug, Clone, Hash)]
+struct PreluByMin;
+
+#[cfg(feature = "onnx")]
+impl tract_onnx::tract_hir::ops::expandable::Expansion for PreluByMin {
+    fn name(&self) -> tract_nnef::tract_core::internal::StaticName {
+        "PreluByMin".into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut tract_onnx::tract_hir::infer::Solver<'r>,
+        inputs: &'p [tract_onnx::tract_hir::infer::TensorProxy],
+        outputs: &'p [tract_onnx::tract_hir::infer::TensorProxy],
+    ) -> tract_onnx::tract_hir::infer::InferenceResult {
+        use tract_onnx::tract_hir::internal::*;
+        check_input_arity(inputs, 2)?;
+        check_output_arity(outputs, 1)?;
+        s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+        s.equals(&inputs[0].shape, &outputs[0].shape)?;
+        Ok(())
+    }
+
+    fn wire(
+        &self,
+        name: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        use tract_nnef::tract_core::ops::{change_axes::AxisOp, math};
+        let x = inputs[0];
+        let mut slope = inputs[1];
+        let fact = model.outlet_fact(x)?.clone();
+        let rank = fact.rank();
+        // ONNX broadcasts the slope from the right (a [C,1,1] slope over N×C×H×W).
+        while model.outlet_fact(slope)?.rank() < rank {
+            let r = model.outlet_fact(slope)?.rank();
+            slope = model.wire_node(format!("{name}.add-axis-{r}"), AxisOp::Add(0), &[slope])?[0];
+        }
+        let scalar = |v: f32| -> TractResult<Tensor> {
+            Ok(tensor0(v)
+                .cast_to_dt(fact.datum_type)?
+                .into_owned()
+                .broadcast_into_rank(rank)?)
+        };
+        let zero = model.add_const(format!("{name}.zero"), scalar(0.0)?)?;
+        let one = model.add_const(format!("{name}.one"), scalar(1.0)?)?;
+        let slope_minus_one =
+            model.wire_node(format!("{name}.slope-1"), math::sub(), &[slope, one])?[0];
+        let negative = model.wire_node(format!("{name}.min"), math::min(), &[x, zero])?[0];
+        let scaled = model.wire_node(
+            format!("{name}.mul"),
+            math::mul(),
+            &[negative, slope_minus_one],
+        )?[0];
+        model.wire_node(format!("{name}.add"), math::add(), &[x, scaled])
+    }
+}
+
 /// tract's NNEF reader/writer with its core operators and the ONNX-specific ones.
 fn nnef_framework() -> tract_nnef::framework::Nnef {
     use tract_onnx_opl::WithOnnx;
@@ -162,7 +242,7 @@ pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
         )
     };
     use tract_onnx::prelude::InferenceModelExt;
-    let typed = tract_onnx::onnx()
+    let typed = onnx_framework()
         .model_for_read(&mut std::io::Cursor::new(onnx))
         .map_err(invalid)?
         .with_input_fact(0, f32::fact(kind.input_shape()).into())
@@ -201,7 +281,7 @@ impl Model {
         #[cfg(feature = "onnx")]
         {
             use tract_onnx::prelude::InferenceModelExt;
-            let plan = tract_onnx::onnx()
+            let plan = onnx_framework()
                 .model_for_read(&mut std::io::Cursor::new(bytes))
                 .map_err(invalid)?
                 .with_input_fact(0, f32::fact(kind.input_shape()).into())
