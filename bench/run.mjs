@@ -6,7 +6,10 @@
 //
 // Environment: LIVEFORM_PKG (default pkg/), CHROMIUM (default /usr/bin/chromium),
 // BENCH_RUNS (timed runs per measurement, default 40), BENCH_COLD (cold starts per engine,
-// default 5), CRITERION_DIR (default $CARGO_TARGET_DIR/criterion or target/criterion).
+// default 5), CRITERION_DIR (default $CARGO_TARGET_DIR/criterion or target/criterion),
+// BENCH_ONLY (a comma list of sections to run: cold, stages, models, peer, pipeline, worker,
+// profile, loads, seal, capture; default all), BENCH_JS_FLAGS (V8 flags for a diagnostic run,
+// e.g. "--no-liftoff"; printed with the results, never the default).
 // Benchmarks, not tests: nothing here judges a time.
 import { chromium } from "playwright-core";
 import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync, mkdtempSync } from "node:fs";
@@ -28,11 +31,17 @@ const ORT_DIST = join(HERE, "node_modules/onnxruntime-web/dist");
 // model is loaded from its NNEF form (bench/results/nnef, made by examples/nnef_convert.rs).
 const FORMAT = process.env.BENCH_FORMAT || "onnx";
 const OUT = process.env.BENCH_OUT || join(HERE, "results/latest.json");
+const SECTIONS = ["cold", "stages", "models", "peer", "pipeline", "worker", "profile", "loads", "seal", "capture"];
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((x) => x.trim()) : SECTIONS;
+for (const s of ONLY) if (!SECTIONS.includes(s)) throw new Error(`BENCH_ONLY: unknown section ${s} (known: ${SECTIONS.join(", ")})`);
+const run = (section) => ONLY.includes(section);
+const JS_FLAGS = process.env.BENCH_JS_FLAGS || "";
 
 const ARGS = [
   "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
   "--no-first-run", "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+  ...(JS_FLAGS ? [`--js-flags=${JS_FLAGS}`] : []),
 ];
 
 const log = (...a) => console.error("[bench]", ...a);
@@ -81,6 +90,8 @@ async function main() {
   const size = (file) => { const b = readFileSync(file); return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length }; };
   R.sizes.liveform = size(wasm);
   R.format = FORMAT;
+  R.sections = ONLY;
+  R.jsFlags = JS_FLAGS;
   R.pkg = PKG;
   R.sizes.ort = size(join(ORT_DIST, "ort-wasm-simd-threaded.wasm"));
   R.sizes.ortJs = size(join(ORT_DIST, "ort.wasm.min.mjs"));
@@ -89,51 +100,69 @@ async function main() {
   R.machine.chromium = browser.version();
   try {
     // Cold start, engines interleaved round by round, each in a fresh context (cold caches).
-    log(`cold start × ${COLD}`);
-    const modes = [["guidance", "engine=liveform&models=guidance"], ["all", "engine=liveform&models=all"], ["ort", "engine=ort"]];
-    if (FORMAT === "nnef") modes.splice(0, 2);
-    if (haveNnef) modes.push(["guidance (NNEF)", "engine=liveform&models=guidance&format=nnef"], ["all (NNEF)", "engine=liveform&models=all&format=nnef"]);
-    R.cold = Object.fromEntries(modes.map(([k]) => [k, []]));
-    for (let i = 0; i < COLD; i++) {
-      for (const [key, q] of modes) {
-        const { ctx, page } = await openPage(browser, `${server.url}/cold.html?${q}`, () => window.coldResult !== undefined);
-        const r = await page.evaluate(() => window.coldResult);
-        await ctx.close();
-        if (r.error) throw new Error(`cold ${key}: ${r.error}`);
-        R.cold[key].push(r);
+    // "returning": the same page opened a second time in one context, with the package and
+    // models served cacheable (/cached/…): what a returning visitor gets from the HTTP cache
+    // and V8's cache of compiled wasm code.
+    if (run("cold")) {
+      log(`cold start × ${COLD}`);
+      const modes = [["guidance", "engine=liveform&models=guidance"], ["all", "engine=liveform&models=all"], ["ort", "engine=ort"]];
+      if (FORMAT === "nnef") modes.splice(0, 2);
+      if (haveNnef) modes.push(["guidance (NNEF)", "engine=liveform&models=guidance&format=nnef"], ["all (NNEF)", "engine=liveform&models=all&format=nnef"]);
+      if (FORMAT !== "nnef") modes.push(["guidance, returning visitor", "engine=liveform&models=guidance&cached=1", "returning"]);
+      R.cold = Object.fromEntries(modes.map(([k]) => [k, []]));
+      for (let i = 0; i < COLD; i++) {
+        for (const [key, q, returning] of modes) {
+          const url = `${server.url}/cold.html?${q}`;
+          const ready = () => window.coldResult !== undefined;
+          let { ctx, page } = await openPage(browser, url, ready);
+          if (returning) {
+            // Give V8 time to tier up and write its code cache, then come back.
+            await page.waitForTimeout(3000);
+            await page.goto("about:blank");
+            await page.goto(url);
+            await page.waitForFunction(ready, null, { timeout: 600000 });
+          }
+          const r = await page.evaluate(() => window.coldResult);
+          await ctx.close();
+          if (r.error) throw new Error(`cold ${key}: ${r.error}`);
+          R.cold[key].push(r);
+        }
       }
     }
 
     log("bench page setup");
     const { page } = await openPage(browser, `${server.url}/index.html?format=${FORMAT}`, () => window.benchReady === true);
     R.setup = await page.evaluate(() => window.bench.setup());
-    log("stages"); R.stages = await page.evaluate((n) => window.bench.stages(n), RUNS);
-    log("models vs onnxruntime-web"); R.models = await page.evaluate((n) => window.bench.models(n), RUNS);
-    log("stages vs onnxruntime-web"); R.peerStages = await page.evaluate((n) => window.bench.peerStages(n), RUNS);
-    R.pipeline = {};
-    for (const mode of ["full", "light", "tracker"]) {
-      log(`pipeline ${mode} (main thread)`);
-      R.pipeline[mode] = await page.evaluate(([m, n]) => window.bench.pipelineMain(m, n), [mode, mode === "tracker" ? 3 * RUNS : RUNS]);
+    if (run("stages")) { log("stages"); R.stages = await page.evaluate((n) => window.bench.stages(n), RUNS); }
+    if (run("models")) { log("models vs onnxruntime-web"); R.models = await page.evaluate((n) => window.bench.models(n), RUNS); }
+    if (run("peer")) { log("stages vs onnxruntime-web"); R.peerStages = await page.evaluate((n) => window.bench.peerStages(n), RUNS); }
+    if (run("pipeline")) {
+      R.pipeline = {};
+      for (const mode of ["full", "light", "tracker"]) {
+        log(`pipeline ${mode} (main thread)`);
+        R.pipeline[mode] = await page.evaluate(([m, n]) => window.bench.pipelineMain(m, n), [mode, mode === "tracker" ? 3 * RUNS : RUNS]);
+      }
     }
-    log("pipeline tracker (worker)");
-    R.worker = await page.evaluate((n) => window.bench.pipelineWorker("tracker", n), 3 * RUNS);
-    log("profile by operator"); R.profile = await page.evaluate((n) => window.bench.profile(n), 10);
-    log("model loading (ONNX vs NNEF)"); R.loads = await page.evaluate((n) => window.bench.loads(n), 5);
-    log("seal"); R.seal = await page.evaluate((n) => window.bench.seal(n), Math.max(10, RUNS / 2));
-    const y4m = Uint8Array.from(await page.evaluate(() => window.bench.y4m()));
+    if (run("worker")) { log("pipeline tracker (worker)"); R.worker = await page.evaluate((n) => window.bench.pipelineWorker("tracker", n), 3 * RUNS); }
+    if (run("profile")) { log("profile by operator"); R.profile = await page.evaluate((n) => window.bench.profile(n), 10); }
+    if (run("loads")) { log("model loading (ONNX vs NNEF)"); R.loads = await page.evaluate((n) => window.bench.loads(n), 5); }
+    if (run("seal")) { log("seal"); R.seal = await page.evaluate((n) => window.bench.seal(n), Math.max(10, RUNS / 2)); }
+    const y4m = run("capture") ? Uint8Array.from(await page.evaluate(() => window.bench.y4m())) : null;
     await browser.close();
 
     // The capture loop on the fake camera showing the first bench frame.
-    const dir = mkdtempSync(join(tmpdir(), "liveform-bench-"));
-    const video = join(dir, "face.y4m");
-    writeFileSync(video, y4m);
-    browser = await launch(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", `--use-file-for-fake-video-capture=${video}`]);
-    R.capture = {};
-    for (const mode of ["flow", "tracker", "worker"]) {
-      log(`capture loop ${mode}`);
-      const { ctx, page: p } = await openPage(browser, `${server.url}/capture.html?format=${FORMAT}`, () => window.captureReady === true);
-      R.capture[mode] = await p.evaluate((m) => window.capture(m, 6), mode);
-      await ctx.close();
+    if (y4m) {
+      const dir = mkdtempSync(join(tmpdir(), "liveform-bench-"));
+      const video = join(dir, "face.y4m");
+      writeFileSync(video, y4m);
+      browser = await launch(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", `--use-file-for-fake-video-capture=${video}`]);
+      R.capture = {};
+      for (const mode of ["flow", "tracker", "worker"]) {
+        log(`capture loop ${mode}`);
+        const { ctx, page: p } = await openPage(browser, `${server.url}/capture.html?format=${FORMAT}`, () => window.captureReady === true);
+        R.capture[mode] = await p.evaluate((m) => window.capture(m, 6), mode);
+        await ctx.close();
+      }
     }
   } finally {
     await browser.close().catch(() => {});
@@ -152,41 +181,47 @@ function median(xs) {
 
 function report(R) {
   const out = [];
-  out.push(`liveform ${R.setup.version} (pkg ${R.pkg}, models as ${R.format}) — ${R.date} — ${R.machine.cpu} (${R.machine.cores} cores), Chromium ${R.machine.chromium}, node ${R.machine.node}; ${R.runs} timed runs per figure; crossOriginIsolated=${R.setup.crossOriginIsolated}; load average before ${R.machine.loadAvgBefore.map((x) => x.toFixed(1)).join("/")}, after ${R.machine.loadAvgAfter.map((x) => x.toFixed(1)).join("/")}`);
+  out.push(`liveform ${R.setup.version} (pkg ${R.pkg}, models as ${R.format}) — ${R.date} — ${R.machine.cpu} (${R.machine.cores} cores), Chromium ${R.machine.chromium}, node ${R.machine.node}; ${R.runs} timed runs per figure; crossOriginIsolated=${R.setup.crossOriginIsolated}; load average before ${R.machine.loadAvgBefore.map((x) => x.toFixed(1)).join("/")}, after ${R.machine.loadAvgAfter.map((x) => x.toFixed(1)).join("/")}${R.jsFlags ? `; V8 flags ${R.jsFlags}` : ""}${R.sections.length < SECTIONS.length ? `; sections ${R.sections.join(", ")}` : ""}`);
   const frames = ["astronaut", "grace_hopper"];
 
-  out.push("\n### Per stage, one 640×480 frame (ms, wasm in Chromium vs native criterion)\n");
-  const stageRows = [];
-  const stageNames = [...new Set(Object.keys(R.stages).map((k) => k.split("/")[0]))];
-  for (const s of stageNames) {
-    for (const f of frames) {
-      const w = R.stages[`${s}/${f}`];
-      const n = native(`stage/${s}/${f}`);
-      stageRows.push([s, f, f2(w.median), f2(w.p95), f2(n), n ? f2(w.median / n) + "×" : "–"]);
+  if (R.stages) {
+    out.push("\n### Per stage, one 640×480 frame (ms, wasm in Chromium vs native criterion)\n");
+    const stageRows = [];
+    const stageNames = [...new Set(Object.keys(R.stages).map((k) => k.split("/")[0]))];
+    for (const s of stageNames) {
+      for (const f of frames) {
+        const w = R.stages[`${s}/${f}`];
+        const n = native(`stage/${s}/${f}`);
+        stageRows.push([s, f, f2(w.median), f2(w.p95), f2(n), n ? f2(w.median / n) + "×" : "–"]);
+      }
     }
+    out.push(table(["stage", "frame", "wasm median", "wasm p95", "native median", "wasm/native"], stageRows));
   }
-  out.push(table(["stage", "frame", "wasm median", "wasm p95", "native median", "wasm/native"], stageRows));
 
-  out.push("\n### Models alone vs onnxruntime-web (same input tensor, interleaved A B A B; ms)\n");
-  const mrows = [];
-  for (const [k, v] of Object.entries(R.models)) {
-    const [m, f] = k.split("/");
-    const n = f === "astronaut" ? native(`model/${m}/${f}`) : undefined;
-    mrows.push([m, f, f2(v.ours.median), f2(v.ours.p95), f2(v.peer.median), f2(v.peer.p95), f2(v.ratios) + "×", f2(n), v.maxAbsDiff.toExponential(1)]);
+  if (R.models) {
+    out.push("\n### Models alone vs onnxruntime-web (same input tensor, interleaved A B A B; ms)\n");
+    const mrows = [];
+    for (const [k, v] of Object.entries(R.models)) {
+      const [m, f] = k.split("/");
+      const n = f === "astronaut" ? native(`model/${m}/${f}`) : undefined;
+      mrows.push([m, f, f2(v.ours.median), f2(v.ours.p95), f2(v.peer.median), f2(v.peer.p95), f2(v.ratios) + "×", f2(n), v.maxAbsDiff.toExponential(1)]);
+    }
+    out.push(table(["model", "frame", "liveform median", "p95", "ORT median", "p95", "ours/ORT (median of pair ratios)", "native median", "max |Δ| output"], mrows));
   }
-  out.push(table(["model", "frame", "liveform median", "p95", "ORT median", "p95", "ours/ORT (median of pair ratios)", "native median", "max |Δ| output"], mrows));
 
-  out.push("\n### Stages with pre/post-processing vs onnxruntime-web + the same pre/post in JS (interleaved; ms)\n");
-  const prow = [];
-  for (const [k, v] of Object.entries(R.peerStages)) {
-    if (k.startsWith("agreement/")) continue;
-    const [s, f] = k.split("/");
-    prow.push([s, f, f2(v.ours.median), f2(v.peer.median), f2(v.ratios) + "×"]);
-  }
-  out.push(table(["stage", "frame", "liveform median", "ORT median", "ours/ORT"], prow));
-  for (const f of frames) {
-    const a = R.peerStages[`agreement/${f}`];
-    out.push(`\nagreement (${f}): detector score |Δ| ${a.scoreDiff.toExponential(1)}, box |Δ| ${f2(a.boxDiff)} px, mesh max |Δ| ${f2(a.meshMaxDiffPx)} px, anti-spoof ORT ${a.antispoof[0].toFixed(4)} vs ours ${a.antispoof[1].toFixed(4)}`);
+  if (R.peerStages) {
+    out.push("\n### Stages with pre/post-processing vs onnxruntime-web + the same pre/post in JS (interleaved; ms)\n");
+    const prow = [];
+    for (const [k, v] of Object.entries(R.peerStages)) {
+      if (k.startsWith("agreement/")) continue;
+      const [s, f] = k.split("/");
+      prow.push([s, f, f2(v.ours.median), f2(v.peer.median), f2(v.ratios) + "×"]);
+    }
+    out.push(table(["stage", "frame", "liveform median", "ORT median", "ours/ORT"], prow));
+    for (const f of frames) {
+      const a = R.peerStages[`agreement/${f}`];
+      out.push(`\nagreement (${f}): detector score |Δ| ${a.scoreDiff.toExponential(1)}, box |Δ| ${f2(a.boxDiff)} px, mesh max |Δ| ${f2(a.meshMaxDiffPx)} px, anti-spoof ORT ${a.antispoof[0].toFixed(4)} vs ours ${a.antispoof[1].toFixed(4)}`);
+    }
   }
 
   if (R.profile) {
@@ -196,22 +231,24 @@ function report(R) {
     ])));
   }
 
-  out.push("\n### Steady-state pipeline per frame (frame passed in each call; ms)\n");
-  const nat = { full: "stage/analyze_full", light: "stage/analyze_light", tracker: "pipeline/tracker_default" };
-  const rows = [];
-  for (const [mode, v] of Object.entries(R.pipeline)) {
-    for (const f of frames) {
-      const n = native(`${nat[mode]}/${f}`);
-      rows.push([`${mode} (main thread)`, f, f2(v[f].median), f2(v[f].p95), f2(v[f].mean), f2(n)]);
+  if (R.pipeline || R.worker) {
+    out.push("\n### Steady-state pipeline per frame (frame passed in each call; ms)\n");
+    const nat = { full: "stage/analyze_full", light: "stage/analyze_light", tracker: "pipeline/tracker_default" };
+    const rows = [];
+    for (const [mode, v] of Object.entries(R.pipeline || {})) {
+      for (const f of frames) {
+        const n = native(`${nat[mode]}/${f}`);
+        rows.push([`${mode} (main thread)`, f, f2(v[f].median), f2(v[f].p95), f2(v[f].mean), f2(n)]);
+      }
     }
+    for (const f of R.worker ? frames : []) {
+      const w = R.worker[f];
+      rows.push(["tracker (worker): in worker", f, f2(w.inWorker.median), f2(w.inWorker.p95), f2(w.inWorker.mean), ""]);
+      rows.push(["tracker (worker): round trip", f, f2(w.roundTrip.median), f2(w.roundTrip.p95), f2(w.roundTrip.mean), ""]);
+      rows.push(["tracker (worker): main thread", f, f2(w.mainThread.median), f2(w.mainThread.p95), f2(w.mainThread.mean), ""]);
+    }
+    out.push(table(["pipeline", "frame", "median", "p95", "mean", "native (criterion median)"], rows));
   }
-  for (const f of frames) {
-    const w = R.worker[f];
-    rows.push(["tracker (worker): in worker", f, f2(w.inWorker.median), f2(w.inWorker.p95), f2(w.inWorker.mean), ""]);
-    rows.push(["tracker (worker): round trip", f, f2(w.roundTrip.median), f2(w.roundTrip.p95), f2(w.roundTrip.mean), ""]);
-    rows.push(["tracker (worker): main thread", f, f2(w.mainThread.median), f2(w.mainThread.p95), f2(w.mainThread.mean), ""]);
-  }
-  out.push(table(["pipeline", "frame", "median", "p95", "mean", "native (criterion median)"], rows));
 
   if (R.capture) {
     out.push("\n### Capture loop on the fake camera (30 fps .y4m of the astronaut frame, 6 s)\n");
@@ -219,22 +256,26 @@ function report(R) {
       Object.values(R.capture).map((c) => [c.mode, f2(c.analysedFps), f2(c.videoFps), f2(c.mainThreadPerFrame.median), f2(c.mainThreadPerFrame.p95), `${(100 * c.mainThreadBusy).toFixed(0)}%`])));
   }
 
-  out.push("\n### Cold start (fresh context each; median of runs; ms)\n");
-  const crow = [];
-  for (const [k, runs] of Object.entries(R.cold)) {
-    const keys = Object.keys(runs[0].steps);
-    crow.push([k, f2(median(runs.map((r) => r.total))), f2(median(runs.map((r) => r.sinceNavigation))),
-      keys.map((s) => `${s} ${f2(median(runs.map((r) => r.steps[s])))}`).join("; ")]);
+  if (R.cold) {
+    out.push("\n### Cold start (fresh context each; median of runs; ms)\n");
+    const crow = [];
+    for (const [k, runs] of Object.entries(R.cold)) {
+      const keys = Object.keys(runs[0].steps);
+      crow.push([k, f2(median(runs.map((r) => r.total))), f2(median(runs.map((r) => r.sinceNavigation))),
+        keys.map((s) => `${s} ${f2(median(runs.map((r) => r.steps[s])))}`).join("; ")]);
+    }
+    out.push(table(["what", "script start → first result", "navigation → first result", "steps (medians)"], crow));
   }
-  out.push(table(["what", "script start → first result", "navigation → first result", "steps (medians)"], crow));
 
-  out.push("\n### Model loading in a warm page (ms per load, median of 5; native criterion median)\n");
-  const lrows = [];
-  for (const [k, v] of Object.entries(R.loads)) {
-    const [m, fmt] = k.split("/");
-    lrows.push([m, fmt, f2(v.median), f2(native(`load/${m}/${fmt}`))]);
+  if (R.loads) {
+    out.push("\n### Model loading in a warm page (ms per load, median of 5; native criterion median)\n");
+    const lrows = [];
+    for (const [k, v] of Object.entries(R.loads)) {
+      const [m, fmt] = k.split("/");
+      lrows.push([m, fmt, f2(v.median), f2(native(`load/${m}/${fmt}`))]);
+    }
+    out.push(table(["model", "format", "wasm", "native"], lrows));
   }
-  out.push(table(["model", "format", "wasm", "native"], lrows));
 
   out.push("\n### Sizes and sealing\n");
   const kb = (b) => `${(b / 1024).toFixed(0)} KiB`;
@@ -243,11 +284,13 @@ function report(R) {
     ["onnxruntime-web ort-wasm-simd-threaded.wasm", kb(R.sizes.ort.raw), kb(R.sizes.ort.gzip)],
     ["onnxruntime-web ort.wasm.min.mjs", kb(R.sizes.ortJs.raw), kb(R.sizes.ortJs.gzip)],
   ]));
-  out.push("");
-  const srows = Object.entries(R.seal).map(([k, v]) => [k, f2(v.median), f2(v.p95), v.envelopeBytes ? kb(v.envelopeBytes) : "300 KiB in"]);
-  const ns = native("seal/hpke_300KiB");
-  srows.push(["hpke/300KiB native", f2(ns), "", ""]);
-  out.push(table(["seal", "median ms", "p95 ms", "envelope"], srows));
+  if (R.seal) {
+    out.push("");
+    const srows = Object.entries(R.seal).map(([k, v]) => [k, f2(v.median), f2(v.p95), v.envelopeBytes ? kb(v.envelopeBytes) : "300 KiB in"]);
+    const ns = native("seal/hpke_300KiB");
+    srows.push(["hpke/300KiB native", f2(ns), "", ""]);
+    out.push(table(["seal", "median ms", "p95 ms", "envelope"], srows));
+  }
   return out.join("\n");
 }
 

@@ -3,7 +3,8 @@
 // photos (tests/data/) and onnxruntime-web's files (bench/node_modules/onnxruntime-web/dist).
 // The page is cross-origin isolated (COOP + COEP) so performance.now() has its fine
 // resolution (5 µs rather than 100 µs); nothing is cached, so every new browser context
-// starts cold.
+// starts cold — except under /cached/ (the same files, cacheable for an hour), which the
+// returning-visitor cold start uses so the HTTP cache and V8's wasm code cache can work.
 //
 //   import { serve } from "./serve.mjs"; const { url, close } = await serve({ root, pkg });
 import { createServer } from "node:http";
@@ -28,7 +29,9 @@ const TYPES = {
 export async function serve(mounts) {
   const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length);
   const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const cacheable = path.startsWith("/cached/");
+    if (cacheable) path = path.slice("/cached".length);
     const prefix = prefixes.find((p) => path.startsWith(p));
     const rel = prefix === undefined ? null : normalize(path.slice(prefix.length));
     if (rel === null || rel.startsWith("..")) {
@@ -42,7 +45,7 @@ export async function serve(mounts) {
       res.writeHead(200, {
         "Content-Type": TYPES[extname(file)] || "application/octet-stream",
         "Content-Length": body.length,
-        "Cache-Control": "no-store",
+        "Cache-Control": cacheable ? "public, max-age=3600" : "no-store",
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Embedder-Policy": "require-corp",
         "Cross-Origin-Resource-Policy": "same-origin",

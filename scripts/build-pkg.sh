@@ -2,15 +2,18 @@
 # Builds the npm package in pkg/ with wasm-pack (--target web), adds the <liveform-capture>
 # element and its helpers from src/js/ (scripts/pkg-finish.mjs), then shrinks the wasm with
 # the npm binaryen wasm-opt.  Usage: build-pkg.sh [release|dev]
+# LIVEFORM_PKG_OUT: another output directory (the benchmarks build a release package beside
+# the dev one the tests use); default pkg.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck disable=SC1091
 source scripts/env.sh
 profile=${1:-release}
-wasm-pack build --target web --mode no-install "--$profile" --out-dir pkg --out-name liveform .
-node scripts/pkg-finish.mjs pkg
-wasm=pkg/liveform_bg.wasm
+out=${LIVEFORM_PKG_OUT:-pkg}
+wasm-pack build --target web --mode no-install "--$profile" --out-dir "$out" --out-name liveform .
+node scripts/pkg-finish.mjs "$out"
+wasm=$out/liveform_bg.wasm
 if [ "$profile" = release ]; then
   before=$(stat -c %s "$wasm")
   wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
@@ -18,4 +21,4 @@ if [ "$profile" = release ]; then
     "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
   echo "wasm-opt: $before -> $(stat -c %s "$wasm") bytes"
 fi
-echo "pkg/: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"
+echo "$out/: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"

@@ -150,16 +150,144 @@ type Plan = TypedRunnableModel;
 /// (BENCHMARKS.md, "What the profile shows"). min, mul and add are element-wise operators
 /// tract fuses into one pass. For x ≥ 0 the result is x exactly; for x < 0 it is slope·x
 /// within a rounding step.
+///
+/// And a 2×2 stride-2 max pool as two passes of "max of neighbours": tract runs that pool
+/// one scalar at a time (its vectorised 2×2 path is for stride 1), 28 % of the anti-spoof
+/// model's time.
 #[cfg(feature = "onnx")]
 fn onnx_framework() -> tract_onnx::Onnx {
+    use tract_onnx::tract_hir::ops::expandable::expand;
     let mut onnx = tract_onnx::onnx();
-    onnx.op_register.insert("PRelu", |_, _| {
-        Ok((
-            tract_onnx::tract_hir::ops::expandable::expand(PreluByMin),
-            vec![],
-        ))
-    });
+    onnx.op_register
+        .insert("PRelu", |_, _| Ok((expand(PreluByMin), vec![])));
+    if let Some(stock) = onnx.op_register.0.get("MaxPool").copied() {
+        let _ = STOCK_MAX_POOL.set(stock);
+        onnx.op_register.insert("MaxPool", max_pool_2x2_or_stock);
+    }
     onnx
+}
+
+#[cfg(feature = "onnx")]
+type OnnxOpBuilder = fn(
+    &tract_onnx::model::ParsingContext,
+    &tract_onnx::pb::NodeProto,
+) -> TractResult<(
+    Box<dyn tract_onnx::tract_hir::infer::InferenceOp>,
+    Vec<String>,
+)>;
+
+/// tract's own MaxPool reader, for every pool but the plain 2×2 stride-2 one.
+#[cfg(feature = "onnx")]
+static STOCK_MAX_POOL: std::sync::OnceLock<OnnxOpBuilder> = std::sync::OnceLock::new();
+
+#[cfg(feature = "onnx")]
+fn max_pool_2x2_or_stock(
+    ctx: &tract_onnx::model::ParsingContext,
+    node: &tract_onnx::pb::NodeProto,
+) -> TractResult<(
+    Box<dyn tract_onnx::tract_hir::infer::InferenceOp>,
+    Vec<String>,
+)> {
+    use tract_onnx::tract_hir::ops::cnn::{HirMaxPool, PaddingSpec, PoolSpec};
+    let attr = |name: &str| node.attribute.iter().find(|a| a.name == name);
+    let ints_are = |name: &str, want: &[i64], absent_ok: bool| {
+        attr(name).map_or(absent_ok, |a| a.ints == want)
+    };
+    let plain = node.output.len() == 1
+        && ints_are("kernel_shape", &[2, 2], false)
+        && ints_are("strides", &[2, 2], false)
+        && ints_are("pads", &[0, 0, 0, 0], true)
+        && ints_are("dilations", &[1, 1], true)
+        && attr("ceil_mode").is_none_or(|a| a.i == 0)
+        && attr("auto_pad").is_none_or(|a| a.s == b"NOTSET" || a.s == b"VALID");
+    if plain {
+        let pool_spec = PoolSpec {
+            data_format: tract_nnef::tract_core::ops::nn::DataFormat::NCHW,
+            kernel_shape: tvec![2, 2],
+            padding: PaddingSpec::Valid,
+            dilations: None,
+            strides: Some(tvec![2, 2]),
+            input_channels: 0,
+            output_channels: 0,
+        };
+        let pool = HirMaxPool::new(pool_spec, None);
+        return Ok((
+            tract_onnx::tract_hir::ops::expandable::expand(MaxPool2x2 { pool }),
+            vec![],
+        ));
+    }
+    let stock = STOCK_MAX_POOL
+        .get()
+        .ok_or_else(|| TractError::msg("tract's MaxPool reader is not registered"))?;
+    stock(ctx, node)
+}
+
+/// A 2×2 stride-2 max pool over N×C×H×W as the max of the even and odd columns, then of the
+/// even and odd rows (each a strided copy and an element-wise max); see [`onnx_framework`].
+/// Shapes that are not known at load time go to tract's pool.
+#[cfg(feature = "onnx")]
+#[derive(Debug, Clone, Hash)]
+struct MaxPool2x2 {
+    pool: tract_onnx::tract_hir::ops::cnn::HirMaxPool,
+}
+
+#[cfg(feature = "onnx")]
+impl tract_onnx::tract_hir::ops::expandable::Expansion for MaxPool2x2 {
+    fn name(&self) -> tract_nnef::tract_core::internal::StaticName {
+        "MaxPool2x2".into()
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut tract_onnx::tract_hir::infer::Solver<'r>,
+        inputs: &'p [tract_onnx::tract_hir::infer::TensorProxy],
+        outputs: &'p [tract_onnx::tract_hir::infer::TensorProxy],
+    ) -> tract_onnx::tract_hir::infer::InferenceResult {
+        self.pool.rules(s, inputs, outputs)
+    }
+
+    fn wire(
+        &self,
+        name: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        use tract_nnef::tract_core::ops::{array::Slice, math, Downsample};
+        let shape = model
+            .outlet_fact(inputs[0])?
+            .shape
+            .as_concrete()
+            .map(|s| s.to_vec());
+        let Some(shape) = shape.filter(|s| s.len() == 4 && s[2] >= 2 && s[3] >= 2) else {
+            return self.pool.wire(name, model, inputs);
+        };
+        let mut x = inputs[0];
+        for axis in [3, 2] {
+            // A valid pool drops an odd last row or column.
+            let even = shape[axis] / 2 * 2;
+            if even != shape[axis] {
+                let slice = Slice {
+                    axis,
+                    start: 0.into(),
+                    end: even.into(),
+                };
+                x = model.wire_node(format!("{name}.crop-{axis}"), slice, &[x])?[0];
+            }
+            let pick = |modulo| Downsample {
+                axis,
+                stride: 2,
+                modulo,
+            };
+            let even_ones = model.wire_node(format!("{name}.even-{axis}"), pick(0), &[x])?[0];
+            let odd_ones = model.wire_node(format!("{name}.odd-{axis}"), pick(1), &[x])?[0];
+            x = model.wire_node(
+                format!("{name}.max-{axis}"),
+                math::max(),
+                &[even_ones, odd_ones],
+            )?[0];
+        }
+        Ok(tvec![x])
+    }
 }
 
 /// PReLU as min, mul and add; see [`onnx_framework`].

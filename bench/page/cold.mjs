@@ -1,9 +1,12 @@
 // Cold start, in a fresh browser context (nothing cached): from this script's start to the
 // first verdict on a 640×480 frame. ?engine=liveform&models=guidance|all, or ?engine=ort
-// (onnxruntime-web with the detector and mesh, to the first mesh). Result on window.coldResult.
+// (onnxruntime-web with the detector and mesh, to the first mesh); &cached=1 loads the package
+// and models from the server's cacheable mount (the returning visitor). Result on
+// window.coldResult.
 import { Peer } from "./peer.mjs";
 
 const q = new URLSearchParams(location.search);
+const base = q.get("cached") === "1" ? "/cached" : "";
 
 /** A 640×480 RGBA frame of the photo fitted on grey (the camera frame; made before timing). */
 async function cameraFrame(url) {
@@ -27,7 +30,7 @@ async function liveform(rgba, names) {
   let t = performance.now();
   const t0 = t;
   const mark = (k) => { const n = performance.now(); steps[k] = n - t; t = n; };
-  const { default: init, Checker, modelFiles, benchLoadNnef } = await import("/pkg/liveform.js");
+  const { default: init, Checker, modelFiles, benchLoadNnef } = await import(`${base}/pkg/liveform.js`);
   mark("import");
   await init();
   mark("instantiate");
@@ -35,7 +38,7 @@ async function liveform(rgba, names) {
   // NNEF: the models pre-converted offline (typed, decluttered), listed in /nnef/nnef.json.
   const nnef = q.get("format") === "nnef" ? await (await fetch("/nnef/nnef.json")).json() : null;
   for (const m of modelFiles().filter((m) => names.includes(m.name))) {
-    const b = await bytes(nnef ? `/nnef/${nnef[m.name].file}` : `/models/${m.file}`);
+    const b = await bytes(nnef ? `/nnef/${nnef[m.name].file}` : `${base}/models/${m.file}`);
     mark(`fetch ${m.name}`);
     if (nnef) benchLoadNnef(checker, m.name, b, nnef[m.name].sha256);
     else checker.loadModel(m.name, b);

@@ -1,6 +1,7 @@
-//! The face mesh and palm detector load with PReLU rewritten as `x + (slope − 1)·min(x, 0)`
-//! (src/model.rs, `onnx_framework`): their outputs equal those of tract's own PReLU on the
-//! same inputs, and the rewritten graph holds no comparison or select any more.
+//! The models load with two operators rewritten (src/model.rs, `onnx_framework`): PReLU as
+//! `x + (slope − 1)·min(x, 0)` and the 2×2 stride-2 max pool as maxima of strided copies.
+//! Their outputs equal those of tract's own operators on the same inputs, and the rewritten
+//! graphs hold no comparison, select or max pool any more.
 #![cfg(all(feature = "onnx", not(target_arch = "wasm32")))]
 
 mod common;
@@ -10,7 +11,8 @@ use liveform::model::ModelKind;
 use liveform::vision::stages::{fit_frame, Prepared};
 use tract_onnx::prelude::*;
 
-/// The model as tract's stock ONNX reader makes it (PReLU as compare + multiply + select).
+/// The model as tract's stock ONNX reader makes it (PReLU as compare + multiply + select,
+/// its own max pool).
 fn stock_plan(kind: ModelKind) -> std::sync::Arc<TypedRunnableModel> {
     tract_onnx::onnx()
         .model_for_read(&mut std::io::Cursor::new(model_bytes(kind)))
@@ -24,11 +26,18 @@ fn stock_plan(kind: ModelKind) -> std::sync::Arc<TypedRunnableModel> {
 }
 
 #[test]
-fn rewritten_prelu_gives_tract_prelu_outputs() {
+fn rewritten_operators_give_tract_outputs() {
     for photo_name in ["astronaut.png", "grace_hopper.jpg"] {
         let prepared = Prepared::new(models(), fit_frame(&photo(photo_name), 640, 480).unwrap())
             .expect("a face");
-        for kind in [ModelKind::FaceMesh, ModelKind::PalmDetector] {
+        // PReLU: mesh and palm; 2×2 max pools: all four (the anti-spoof model's 61×61 map has
+        // an odd size, whose last row and column a valid pool drops).
+        for kind in [
+            ModelKind::FaceDetector,
+            ModelKind::FaceMesh,
+            ModelKind::Antispoof,
+            ModelKind::PalmDetector,
+        ] {
             let input = prepared.input(kind);
             let got = Prepared::run_model(models(), kind, input.clone()).unwrap();
             let tensor = Tensor::from_shape(&kind.input_shape(), &input).unwrap();
@@ -57,21 +66,34 @@ fn rewritten_prelu_gives_tract_prelu_outputs() {
     }
 }
 
-#[test]
-fn rewritten_graph_has_no_select() {
-    let model = models().get(ModelKind::FaceMesh).unwrap();
+/// The operator kinds the plan of `kind` runs.
+fn operators(kind: ModelKind) -> Vec<String> {
+    let model = models().get(kind).unwrap();
     let start = std::time::Instant::now();
     let mut now = || start.elapsed().as_secs_f64();
-    let input = vec![0.5; ModelKind::FaceMesh.input_shape().iter().product()];
-    let ops: Vec<String> = model
-        .profile(input, &mut now)
-        .unwrap()
-        .into_iter()
-        .map(|(op, _)| op)
-        .collect();
-    assert!(!ops.iter().any(|op| op == "Iff" || op == "GT"), "{ops:?}");
+    let input = vec![0.5; kind.input_shape().iter().product()];
+    let ops = model.profile(input, &mut now).unwrap();
+    ops.into_iter().map(|(op, _)| op).collect()
+}
+
+#[test]
+fn rewritten_graphs_have_no_select_or_max_pool() {
+    let mesh = operators(ModelKind::FaceMesh);
+    assert!(!mesh.iter().any(|op| op == "Iff" || op == "GT"), "{mesh:?}");
     assert!(
-        ops.iter().any(|op| op.contains("Min")),
-        "the min of the rewrite is there: {ops:?}"
+        mesh.iter().any(|op| op.contains("Min")),
+        "the rewrite's min: {mesh:?}"
     );
+    for kind in [
+        ModelKind::FaceDetector,
+        ModelKind::FaceMesh,
+        ModelKind::Antispoof,
+    ] {
+        let ops = operators(kind);
+        assert!(
+            !ops.iter().any(|op| op.contains("MaxPool")),
+            "{kind:?}: {ops:?}"
+        );
+        assert!(ops.iter().any(|op| op == "Downsample"), "{kind:?}: {ops:?}");
+    }
 }
