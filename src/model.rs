@@ -332,10 +332,10 @@ impl tract_onnx::tract_hir::ops::expandable::Expansion for PreluByMin {
             slope = model.wire_node(format!("{name}.add-axis-{r}"), AxisOp::Add(0), &[slope])?[0];
         }
         let scalar = |v: f32| -> TractResult<Tensor> {
-            Ok(tensor0(v)
+            tensor0(v)
                 .cast_to_dt(fact.datum_type)?
                 .into_owned()
-                .broadcast_into_rank(rank)?)
+                .broadcast_into_rank(rank)
         };
         let zero = model.add_const(format!("{name}.zero"), scalar(0.0)?)?;
         let one = model.add_const(format!("{name}.one"), scalar(1.0)?)?;
