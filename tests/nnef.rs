@@ -31,20 +31,7 @@ fn nnef_models_match_onnx() {
         let input = prepared.input(kind);
         let want = Prepared::run_model(models(), kind, input.clone()).unwrap();
         let got = model.run(input).unwrap();
-        assert_eq!(got.len(), want.len(), "{kind:?}");
-        for (g, w) in got.iter().zip(&want) {
-            assert_eq!(g.len(), w.len(), "{kind:?}");
-            let diff = g
-                .iter()
-                .zip(w)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
-            let scale = w.iter().map(|v| v.abs()).fold(1.0, f32::max);
-            assert!(
-                diff <= 1e-4 * scale,
-                "{kind:?}: max |Δ| {diff} (scale {scale})"
-            );
-        }
+        assert_outputs_close(&format!("{kind:?}"), &got, &want);
         let err = Model::load_nnef(kind, &nnef, &"0".repeat(64)).unwrap_err();
         assert_eq!(err.code, ErrorCode::ModelChecksum);
     }

@@ -144,3 +144,22 @@ pub fn mean_rgb(src: &Frame, b: &BBox) -> [u8; 3] {
     }
     sum.map(|s| (s / n.max(1)) as u8)
 }
+
+/// Asserts two runs of a model agree: the same outputs, each within 1e-4 of the largest
+/// magnitude (at least 1) of the expected one.
+pub fn assert_outputs_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>]) {
+    assert_eq!(got.len(), want.len(), "{what}: number of outputs");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.len(), w.len(), "{what}: output length");
+        let diff = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let scale = w.iter().map(|v| v.abs()).fold(1.0, f32::max);
+        assert!(
+            diff <= 1e-4 * scale,
+            "{what}: max |Δ| {diff} (scale {scale})"
+        );
+    }
+}
