@@ -114,7 +114,7 @@ async function main() {
         for (const [key, q, returning] of modes) {
           const url = `${server.url}/cold.html?${q}`;
           const ready = () => window.coldResult !== undefined;
-          let { ctx, page } = await openPage(browser, url, ready);
+          const { ctx, page } = await openPage(browser, url, ready);
           if (returning) {
             // Give V8 time to tier up and write its code cache, then come back.
             await page.waitForTimeout(3000);
