@@ -138,9 +138,9 @@ async function main() {
     if (run("peer")) { log("stages vs onnxruntime-web"); R.peerStages = await page.evaluate((n) => window.bench.peerStages(n), RUNS); }
     if (run("pipeline")) {
       R.pipeline = {};
-      for (const mode of ["full", "light", "tracker"]) {
+      for (const mode of ["full", "light", "tracker", "tracker-batched"]) {
         log(`pipeline ${mode} (main thread)`);
-        R.pipeline[mode] = await page.evaluate(([m, n]) => window.bench.pipelineMain(m, n), [mode, mode === "tracker" ? 3 * RUNS : RUNS]);
+        R.pipeline[mode] = await page.evaluate(([m, n]) => window.bench.pipelineMain(m, n), [mode, mode.startsWith("tracker") ? 3 * RUNS : RUNS]);
       }
     }
     if (run("worker")) { log("pipeline tracker (worker)"); R.worker = await page.evaluate((n) => window.bench.pipelineWorker("tracker", n), 3 * RUNS); }
@@ -233,7 +233,7 @@ function report(R) {
 
   if (R.pipeline || R.worker) {
     out.push("\n### Steady-state pipeline per frame (frame passed in each call; ms)\n");
-    const nat = { full: "stage/analyze_full", light: "stage/analyze_light", tracker: "pipeline/tracker_default" };
+    const nat = { full: "stage/analyze_full", light: "stage/analyze_light", tracker: "pipeline/tracker_default", "tracker-batched": "pipeline/tracker_batched" };
     const rows = [];
     for (const [mode, v] of Object.entries(R.pipeline || {})) {
       for (const f of frames) {

@@ -78,7 +78,8 @@ fn stages(c: &mut Criterion) {
 
     // The capture loop's steady state: one tracker step per frame on a still face. "tracked"
     // never re-detects nor re-classifies (the cost of most frames); "default" is the
-    // default schedule amortised (detector every 30 frames, classifiers every 10).
+    // default schedule amortised (detector every 30 frames, each classifier every 10, one
+    // per frame); "batched" the same with the three classifiers on one frame.
     let mut g = c.benchmark_group("pipeline");
     g.warm_up_time(Duration::from_secs(1));
     g.measurement_time(Duration::from_secs(3));
@@ -93,6 +94,13 @@ fn stages(c: &mut Criterion) {
             },
         ),
         ("default", TrackerConfig::default()),
+        (
+            "batched",
+            TrackerConfig {
+                spread_classifiers: false,
+                ..Default::default()
+            },
+        ),
     ] {
         for (name, p) in &frames {
             let mut t = Tracker::new(config);

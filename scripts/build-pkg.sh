@@ -4,6 +4,8 @@
 # the npm binaryen wasm-opt.  Usage: build-pkg.sh [release|dev]
 # LIVEFORM_PKG_OUT: another output directory (the benchmarks build a release package beside
 # the dev one the tests use); default pkg.
+# LIVEFORM_RELAXED_SIMD=1: also enable wasm relaxed SIMD (tract's FMA kernels), a benchmark
+# variant: a browser without relaxed SIMD cannot compile it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -11,12 +13,17 @@ cd "$ROOT"
 source scripts/env.sh
 profile=${1:-release}
 out=${LIVEFORM_PKG_OUT:-pkg}
+wasm_features=(--enable-simd)
+if [ "${LIVEFORM_RELAXED_SIMD:-0}" = 1 ]; then
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd"
+  wasm_features+=(--enable-relaxed-simd)
+fi
 wasm-pack build --target web --mode no-install "--$profile" --out-dir "$out" --out-name liveform .
 node scripts/pkg-finish.mjs "$out"
 wasm=$out/liveform_bg.wasm
 if [ "$profile" = release ]; then
   before=$(stat -c %s "$wasm")
-  wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  wasm-opt -O3 "${wasm_features[@]}" --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-multivalue --enable-reference-types \
     "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
   echo "wasm-opt: $before -> $(stat -c %s "$wasm") bytes"

@@ -10,7 +10,7 @@ use liveform::model::ModelKind;
 use liveform::policy::{judge, Policy};
 use liveform::vision::stages::{fit_frame, Prepared, Stage};
 use liveform::vision::track::{StepKind, Tracker, TrackerConfig};
-use liveform::vision::{analyze, Analysis, AnalyzeOptions};
+use liveform::vision::{analyze, Analysis, AnalyzeOptions, Classifier};
 
 fn camera_frame(name: &str) -> Frame {
     fit_frame(&photo(name), 640, 480).expect("fits")
@@ -27,12 +27,18 @@ fn step(t: &mut Tracker, frame: &Frame) -> Analysis {
 
 const DETECT_AND_CLASSIFY: StepKind = StepKind {
     detected: true,
-    classified: true,
+    classified: StepKind::ALL_CLASSIFIERS,
 };
 const TRACK_ONLY: StepKind = StepKind {
     detected: false,
-    classified: false,
+    classified: 0,
 };
+const fn tracked_and(c: Classifier) -> StepKind {
+    StepKind {
+        detected: false,
+        classified: c.bit(),
+    }
+}
 
 #[test]
 fn tracked_frames_agree_with_the_full_analysis() {
@@ -44,12 +50,16 @@ fn tracked_frames_agree_with_the_full_analysis() {
         for i in 0..12 {
             let a = step(&mut t, &frame);
             let kind = t.last_step();
-            match i {
-                0 => assert_eq!(kind, DETECT_AND_CLASSIFY, "{name}: first frame"),
-                // classify_every = 10: frames 0, 10 are key frames.
-                10 => assert!(kind.classified, "{name}: frame {i}"),
-                _ => assert_eq!(kind, TRACK_ONLY, "{name}: frame {i}"),
-            }
+            // classify_every = 10, spread: all three on the first frame, then one every third
+            // frame (each refreshed every 9 frames).
+            let want_kind = match i {
+                0 => DETECT_AND_CLASSIFY,
+                3 => tracked_and(Classifier::Mask),
+                6 => tracked_and(Classifier::Palm),
+                9 => tracked_and(Classifier::Antispoof),
+                _ => TRACK_ONLY,
+            };
+            assert_eq!(kind, want_kind, "{name}: frame {i}");
             let got = a.face.as_ref().expect("tracked face");
             assert_eq!(a.face_count(), 1);
             let iou = got.detection.bbox.iou(&want.detection.bbox);
@@ -99,7 +109,7 @@ fn re_detection_period_and_forced_key_frames() {
     let mut t = Tracker::new(TrackerConfig {
         redetect_every: 4,
         classify_every: 100,
-        min_presence: 0.5,
+        ..Default::default()
     });
     let kinds: Vec<StepKind> = (0..9)
         .map(|_| {
@@ -113,10 +123,69 @@ fn re_detection_period_and_forced_key_frames() {
         [true, false, false, false, true, false, false, false, true]
     );
     // The same face re-detected keeps its classifier scores: classified only once.
-    assert_eq!(kinds.iter().filter(|k| k.classified).count(), 1);
+    assert_eq!(kinds.iter().filter(|k| k.classified != 0).count(), 1);
     t.force_key_frame();
     step(&mut t, &face);
     assert_eq!(t.last_step(), DETECT_AND_CLASSIFY);
+}
+
+/// Per classifier, the frames it ran on over `frames` tracker steps on `frame`.
+fn classifier_frames(config: TrackerConfig, frame: &Frame, frames: usize) -> [Vec<usize>; 3] {
+    let mut t = Tracker::new(config);
+    let mut ran: [Vec<usize>; 3] = Default::default();
+    for i in 0..frames {
+        if i == 25 {
+            t.force_key_frame(); // the upload frame: all three, and the schedule restarts
+        }
+        step(&mut t, frame);
+        for (c, list) in Classifier::ALL.iter().zip(ran.iter_mut()) {
+            if t.last_step().classified & c.bit() != 0 {
+                list.push(i);
+            }
+        }
+    }
+    ran
+}
+
+#[test]
+fn spread_classifiers_one_per_frame_each_within_its_period() {
+    let face = camera_frame("astronaut.png");
+    for period in [3, 7, 10] {
+        let config = TrackerConfig {
+            classify_every: period,
+            redetect_every: u32::MAX,
+            ..Default::default()
+        };
+        let ran = classifier_frames(config, &face, 50);
+        for (c, list) in Classifier::ALL.iter().zip(&ran) {
+            assert_eq!(list[0], 0, "{c:?} runs on the first frame");
+            assert!(list.contains(&25), "{c:?} runs on the forced key frame");
+            let worst = list.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+            assert!(
+                worst <= period as usize,
+                "{c:?} period {period}: gap {worst}"
+            );
+            assert!(
+                50 - list.last().unwrap() <= period as usize,
+                "{c:?} period {period}"
+            );
+        }
+        // Apart from the first and the forced frame, no frame runs two classifiers.
+        for i in (1..50).filter(|&i| i != 25) {
+            let n = ran.iter().filter(|l| l.contains(&i)).count();
+            assert!(n <= 1, "period {period}: frame {i} ran {n} classifiers");
+        }
+    }
+    // Batched: all three together on the same frames.
+    let batched = TrackerConfig {
+        classify_every: 10,
+        redetect_every: u32::MAX,
+        spread_classifiers: false,
+        ..Default::default()
+    };
+    let ran = classifier_frames(batched, &face, 40);
+    assert_eq!(ran[0], [0, 10, 20, 25, 35]);
+    assert!(ran.iter().all(|l| *l == ran[0]));
 }
 
 #[test]
@@ -156,7 +225,7 @@ fn classifiers_off_means_none_reported() {
     let a = t.step(models(), &face.view().unwrap(), &opts).unwrap();
     let f = a.face.unwrap();
     assert!(f.passive_liveness.is_none() && f.occlusion.is_none());
-    assert!(!t.last_step().classified);
+    assert_eq!(t.last_step().classified, 0);
 }
 
 #[test]

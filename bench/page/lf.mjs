@@ -82,13 +82,14 @@ export async function timeRuns(f, n, warm = 3) {
 
 /**
  * The steady-state capture pipeline on one side (window or worker): `mode` is "full" (a full
- * analysis + verdict per frame, what the capture loop runs today), "light" (no per-face
- * classifiers) or "tracker" (detect once, follow with the mesh, classifiers every 10th
- * frame, detector every 30th). The frame is passed in each call, as a camera frame would be.
+ * analysis + verdict per frame), "light" (no per-face classifiers), "tracker" (what the
+ * capture loop runs: detect once, follow with the mesh, detector every 30th frame, each
+ * classifier every 10th, one classifier per frame) or "tracker-batched" (the same with the
+ * three classifiers on one frame). The frame is passed in each call, as a camera frame would be.
  */
 export function pipeline(checker, mode) {
-  if (mode === "tracker") {
-    const t = new lf.BenchTracker(30, 10);
+  if (mode === "tracker" || mode === "tracker-batched") {
+    const t = new lf.BenchTracker(30, 10, mode === "tracker");
     return (rgba) => t.step(checker, WIDTH, HEIGHT, rgba);
   }
   const classifiers = mode === "full";

@@ -192,37 +192,95 @@ fn analyze_face(
     Ok(face_analysis(frame, d, &mesh, scores.as_ref(), opts))
 }
 
+/// The heavy per-face models. The tracker refreshes them on separate frames, so no single
+/// frame pays for all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Classifier {
+    /// The mask classifier (lower-face occlusion); needs the palm detector too.
+    Mask,
+    /// The palm detector over the face (a hand in front of it); needs the mask classifier too.
+    Palm,
+    /// The passive anti-spoof model.
+    Antispoof,
+}
+
+impl Classifier {
+    /// Every classifier, in the order the tracker refreshes them.
+    pub const ALL: [Classifier; 3] = [Classifier::Mask, Classifier::Palm, Classifier::Antispoof];
+
+    /// This classifier's bit in [`track::StepKind::classified`].
+    pub const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
 /// What the heavy per-face models said about one face (each absent when its model is not
-/// loaded). The tracker keeps these from a key frame for the frames in between.
+/// loaded). The tracker keeps these from key frames for the frames in between.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ClassifierScores {
-    /// Mask classifier's "mask" probability and the palm score over the face, when both
-    /// models are loaded (occlusion needs both).
-    pub mask_and_palm: Option<(f32, f32)>,
+    /// Mask classifier's "mask" probability, 0..1.
+    pub mask: Option<f32>,
+    /// Palm detector's best score over the face, 0..1.
+    pub palm: Option<f32>,
     /// Passive anti-spoof "real face" score 0..100.
     pub passive_liveness: Option<f32>,
 }
 
-/// Runs the per-face classifiers (mask, palm, anti-spoof) that are loaded.
-pub fn classify(models: &Models, frame: &FrameView, d: &Detection) -> Result<ClassifierScores> {
+impl ClassifierScores {
+    /// Sets one classifier's score.
+    pub fn set(&mut self, which: Classifier, score: Option<f32>) {
+        let slot = match which {
+            Classifier::Mask => &mut self.mask,
+            Classifier::Palm => &mut self.palm,
+            Classifier::Antispoof => &mut self.passive_liveness,
+        };
+        *slot = score;
+    }
+}
+
+/// Runs one per-face classifier; `None` when its model is not loaded. The mask and palm
+/// models run only when both are loaded: the occlusion score needs the two.
+pub fn classify_one(
+    models: &Models,
+    frame: &FrameView,
+    d: &Detection,
+    which: Classifier,
+) -> Result<Option<f32>> {
     let crop =
         |scale, size| occlusion::face_crop(&d.bbox, d.keypoints[0], d.keypoints[1], scale, size);
+    let occlusion_models = (&models.mask_classifier, &models.palm_detector);
+    Ok(match (which, occlusion_models) {
+        (Classifier::Mask, (Some(mask), Some(_))) => Some(occlusion::mask_probability(
+            mask,
+            frame,
+            &crop(occlusion::FACE_CROP_SCALE, 224),
+        )?),
+        (Classifier::Palm, (Some(_), Some(palm))) => {
+            Some(occlusion::palm_over_face(palm, frame, &d.bbox)?)
+        }
+        (Classifier::Antispoof, _) => match &models.antispoof {
+            None => None,
+            Some(spoof) => {
+                // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
+                let o = spoof.run(frame.sample_square(
+                    &crop(occlusion::ANTISPOOF_CROP_SCALE, 128),
+                    128,
+                    1.0 / 255.0,
+                    0.0,
+                ))?;
+                let real = o.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
+                Some(real.clamp(0.0, 1.0) * 100.0)
+            }
+        },
+        _ => None,
+    })
+}
+
+/// Runs the per-face classifiers (mask, palm, anti-spoof) that are loaded.
+pub fn classify(models: &Models, frame: &FrameView, d: &Detection) -> Result<ClassifierScores> {
     let mut out = ClassifierScores::default();
-    if let (Some(mask), Some(palm)) = (&models.mask_classifier, &models.palm_detector) {
-        let m = occlusion::mask_probability(mask, frame, &crop(occlusion::FACE_CROP_SCALE, 224))?;
-        let p = occlusion::palm_over_face(palm, frame, &d.bbox)?;
-        out.mask_and_palm = Some((m, p));
-    }
-    if let Some(spoof) = &models.antispoof {
-        // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
-        let o = spoof.run(frame.sample_square(
-            &crop(occlusion::ANTISPOOF_CROP_SCALE, 128),
-            128,
-            1.0 / 255.0,
-            0.0,
-        ))?;
-        let real = o.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
-        out.passive_liveness = Some((real.clamp(0.0, 1.0)) * 100.0);
+    for which in Classifier::ALL {
+        out.set(which, classify_one(models, frame, d, which)?);
     }
     Ok(out)
 }
@@ -238,7 +296,7 @@ pub fn face_analysis(
     let (er, el) = mesh.eye_openness();
     let quality = quality::measure(frame, &d.bbox);
     let (mut occ, mut cues) = (None, None);
-    if let Some((mask_probability, palm_score)) = scores.and_then(|s| s.mask_and_palm) {
+    if let Some((mask_probability, palm_score)) = scores.and_then(|s| s.mask.zip(s.palm)) {
         let mut c = occlusion::region_cues(frame, mesh);
         c.mask_probability = mask_probability;
         c.palm_score = palm_score;

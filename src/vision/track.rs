@@ -9,10 +9,12 @@
 //! - every [`TrackerConfig::redetect_every`] frames, so a second face entering the frame is
 //!   seen (between detections the other faces of the last detection are reported as they were).
 //!
-//! It runs the classifiers on the first frame of a track, every
-//! [`TrackerConfig::classify_every`] frames, and on a frame asked for with
-//! [`Tracker::force_key_frame`] (the frame to upload). The output is the same [`Analysis`] as
-//! a full analysis, so the policy and the capture state machine do not change.
+//! It runs all the classifiers on the first frame of a track and on a frame asked for with
+//! [`Tracker::force_key_frame`] (the frame to upload); in between it refreshes each one at
+//! least every [`TrackerConfig::classify_every`] frames, one classifier per frame and spread
+//! evenly (unless [`TrackerConfig::spread_classifiers`] is off), so no frame of the live loop
+//! pays for all three. The output is the same [`Analysis`] as a full analysis, so the policy
+//! and the capture state machine do not change.
 
 use crate::error::Result;
 use crate::frame::FrameView;
@@ -21,15 +23,22 @@ use crate::model::ModelKind;
 use crate::vision::detect::{self, Detection};
 use crate::vision::mesh::{self, idx, FaceMesh};
 use crate::vision::Models;
-use crate::vision::{classify, face_analysis, require, Analysis, AnalyzeOptions, ClassifierScores};
+use crate::vision::{
+    classify, classify_one, face_analysis, require, Analysis, AnalyzeOptions, Classifier,
+    ClassifierScores,
+};
 
 /// When the tracker re-detects and re-classifies.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackerConfig {
     /// Run the detector at least every this many frames (1 = every frame).
     pub redetect_every: u32,
-    /// Run the per-face classifiers at least every this many frames (1 = every frame).
+    /// Refresh each per-face classifier's score at least every this many frames
+    /// (1 = every frame).
     pub classify_every: u32,
+    /// Refresh one classifier at a time, on frames spread over the period, rather than all
+    /// three on one frame. Needs `classify_every` ≥ 3 (fewer: all at once).
+    pub spread_classifiers: bool,
     /// Mesh face-presence below which the track is lost and the frame is re-detected.
     pub min_presence: f32,
 }
@@ -41,6 +50,7 @@ impl Default for TrackerConfig {
         TrackerConfig {
             redetect_every: 30,
             classify_every: 10,
+            spread_classifiers: true,
             min_presence: 0.5,
         }
     }
@@ -51,8 +61,14 @@ impl Default for TrackerConfig {
 pub struct StepKind {
     /// The detector ran on this frame.
     pub detected: bool,
-    /// The per-face classifiers ran on this frame.
-    pub classified: bool,
+    /// Which per-face classifiers ran on this frame: a [`Classifier::bit`] each (one whose
+    /// model is not loaded costs nothing).
+    pub classified: u8,
+}
+
+impl StepKind {
+    /// Every classifier's bit.
+    pub const ALL_CLASSIFIERS: u8 = 0b111;
 }
 
 /// The face being followed.
@@ -69,9 +85,13 @@ struct Track {
     last_box: BBox,
     /// Other faces of the last detection, reported as they were until the next one.
     others: Vec<Detection>,
+    /// The classifiers' latest scores; `None` until the track's first classification.
     scores: Option<ClassifierScores>,
     since_detect: u32,
+    /// Frames since the last classifier refresh.
     since_classify: u32,
+    /// The classifier the next spread refresh runs (index into [`Classifier::ALL`]).
+    next_classifier: usize,
 }
 
 /// Follows one face across frames (see the module documentation).
@@ -111,6 +131,45 @@ fn keypoints_from_mesh(m: &FaceMesh) -> [Point; 6] {
         p(idx::RIGHT_CHEEK),
         p(idx::LEFT_CHEEK),
     ]
+}
+
+/// Runs the classifiers due on this frame into `t.scores`; returns their bits.
+fn refresh_classifiers(
+    t: &mut Track,
+    cfg: &TrackerConfig,
+    force: bool,
+    models: &Models,
+    frame: &FrameView,
+    d: &Detection,
+) -> Result<u8> {
+    let period = cfg.classify_every.max(1);
+    let n = Classifier::ALL.len() as u32;
+    let spread = cfg.spread_classifiers && period >= n;
+    // Spread: one classifier every period / n frames, so each is refreshed every
+    // n * (period / n) <= period frames.
+    let gap = if spread { period / n } else { period };
+    let scores = match t.scores.as_mut() {
+        Some(scores) if !force => scores,
+        _ => {
+            t.scores = Some(classify(models, frame, d)?);
+            t.since_classify = 0;
+            t.next_classifier = 0;
+            return Ok(StepKind::ALL_CLASSIFIERS);
+        }
+    };
+    if t.since_classify + 1 < gap {
+        t.since_classify += 1;
+        return Ok(0);
+    }
+    t.since_classify = 0;
+    if !spread {
+        *scores = classify(models, frame, d)?;
+        return Ok(StepKind::ALL_CLASSIFIERS);
+    }
+    let which = Classifier::ALL[t.next_classifier % Classifier::ALL.len()];
+    t.next_classifier = (t.next_classifier + 1) % Classifier::ALL.len();
+    scores.set(which, classify_one(models, frame, d, which)?);
+    Ok(which.bit())
 }
 
 impl Tracker {
@@ -205,8 +264,8 @@ impl Tracker {
                     .track
                     .take()
                     .filter(|t| t.last_box.iou(&first.bbox) > 0.5)
-                    .map(|t| (t.scores, t.since_classify));
-                let (scores, since_classify) = kept.unwrap_or((None, 0));
+                    .map(|t| (t.scores, t.since_classify, t.next_classifier));
+                let (scores, since_classify, next_classifier) = kept.unwrap_or((None, 0, 0));
                 self.track = Some(Track {
                     roi: mesh::roi_from_mesh(&m),
                     box_from_mesh,
@@ -216,6 +275,7 @@ impl Tracker {
                     scores,
                     since_detect: 0,
                     since_classify,
+                    next_classifier,
                 });
                 (first, m, faces[1..].to_vec(), true)
             }
@@ -223,14 +283,11 @@ impl Tracker {
         let t = self.track.as_mut().expect("a track exists here");
         t.roi = mesh::roi_from_mesh(&m);
         t.last_box = d.bbox;
-        let due = t.scores.is_none() || force || t.since_classify + 1 >= cfg.classify_every.max(1);
-        let classified = opts.classifiers && due;
-        if classified {
-            t.scores = Some(classify(models, frame, &d)?);
-            t.since_classify = 0;
+        let classified = if opts.classifiers {
+            refresh_classifiers(t, &cfg, force, models, frame, &d)?
         } else {
-            t.since_classify += 1;
-        }
+            0
+        };
         let scores = if opts.classifiers { t.scores } else { None };
         self.last = StepKind {
             detected,

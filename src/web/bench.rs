@@ -106,21 +106,22 @@ pub struct BenchTracker {
 
 #[wasm_bindgen]
 impl BenchTracker {
-    /// A tracker re-detecting every `redetect_every` frames and classifying every
-    /// `classify_every` frames.
+    /// A tracker re-detecting every `redetect_every` frames and refreshing each classifier
+    /// every `classify_every` frames, one per frame (`spread`) or all three at once.
     #[wasm_bindgen(constructor)]
-    pub fn new(redetect_every: u32, classify_every: u32) -> BenchTracker {
+    pub fn new(redetect_every: u32, classify_every: u32, spread: bool) -> BenchTracker {
         BenchTracker {
             tracker: Tracker::new(TrackerConfig {
                 redetect_every,
                 classify_every,
+                spread_classifiers: spread,
                 ..Default::default()
             }),
         }
     }
 
     /// Analyses and judges one RGBA frame; returns 0 for no face, 1 for a face, plus 2 when
-    /// the detector ran, 4 when the classifiers ran and 8 when the frame passed.
+    /// the detector ran, 4 when any classifier ran and 8 when the frame passed.
     pub fn step(
         &mut self,
         checker: &Checker,
@@ -138,7 +139,7 @@ impl BenchTracker {
         let k = self.tracker.last_step();
         Ok(u32::from(analysis.face.is_some())
             | u32::from(k.detected) << 1
-            | u32::from(k.classified) << 2
+            | u32::from(k.classified != 0) << 2
             | u32::from(verdict.passed) << 3)
     }
 }
