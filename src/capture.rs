@@ -51,7 +51,9 @@ impl Hint {
     /// The hint for a frame that failed for `reason`.
     pub fn for_reason(reason: Reason) -> Hint {
         match reason {
-            Reason::NoFace | Reason::MeasureMissing => Hint::NoFace,
+            Reason::NoFace => Hint::NoFace,
+            // A face is there but a measure is not in yet (the classifiers still loading).
+            Reason::MeasureMissing => Hint::HoldStill,
             Reason::MultipleFaces => Hint::MultipleFaces,
             Reason::FaceTooSmall => Hint::MoveCloser,
             Reason::FaceTooClose => Hint::MoveBack,

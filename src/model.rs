@@ -45,6 +45,10 @@ impl ModelKind {
         ModelKind::PalmDetector,
     ];
 
+    /// The models the first guidance needs: the page loads these first and the per-face
+    /// classifiers after (until they are in, no frame can pass: `measure_missing`).
+    pub const GUIDANCE: [ModelKind; 2] = [ModelKind::FaceDetector, ModelKind::FaceMesh];
+
     /// The file name under `models/`.
     pub fn file_name(self) -> &'static str {
         match self {

@@ -310,6 +310,19 @@ pub struct Verdict {
     pub policy: Policy,
 }
 
+/// Judges one live frame as [`judge`] does for guidance, but while some precheck model is
+/// still loading (`all_models_loaded` false: the page loads the classifiers after the first
+/// guidance) no frame passes: `measure_missing` is added after the other reasons, so the
+/// guidance they give comes first.
+pub fn judge_live(policy: &Policy, a: &Analysis, all_models_loaded: bool) -> Verdict {
+    let mut v = judge(policy, a, None);
+    if !all_models_loaded && !v.reasons.contains(&Reason::MeasureMissing) {
+        v.reasons.push(Reason::MeasureMissing);
+        v.passed = false;
+    }
+    v
+}
+
 /// Judges one frame's analysis: face count, quality, pose and occlusion.
 ///
 /// `liveness` is the combined liveness score (0..100) of the capture it belongs to, when

@@ -5,12 +5,13 @@
 mod common;
 
 use common::*;
+use liveform::capture::Hint;
 use liveform::frame::Frame;
 use liveform::model::ModelKind;
-use liveform::policy::{judge, Policy};
+use liveform::policy::{judge, judge_live, Policy, Reason};
 use liveform::vision::stages::{fit_frame, Prepared, Stage};
 use liveform::vision::track::{StepKind, Tracker, TrackerConfig};
-use liveform::vision::{analyze, Analysis, AnalyzeOptions, Classifier};
+use liveform::vision::{analyze, Analysis, AnalyzeOptions, Classifier, Models};
 
 fn camera_frame(name: &str) -> Frame {
     fit_frame(&photo(name), 640, 480).expect("fits")
@@ -186,6 +187,56 @@ fn spread_classifiers_one_per_frame_each_within_its_period() {
     let ran = classifier_frames(batched, &face, 40);
     assert_eq!(ran[0], [0, 10, 20, 25, 35]);
     assert!(ran.iter().all(|l| *l == ran[0]));
+}
+
+#[test]
+fn classifiers_loaded_after_the_first_guidance_run_on_the_next_frames() {
+    let face = camera_frame("grace_hopper.jpg");
+    let mut guidance = Models::default();
+    for kind in ModelKind::GUIDANCE {
+        guidance.load(kind, &model_bytes(kind)).unwrap();
+    }
+    let mut t = Tracker::new(TrackerConfig::default());
+    let view = face.view().unwrap();
+    let opts = AnalyzeOptions::default();
+    // Only the detector and the mesh: guidance, but no frame can pass yet.
+    let first = t.step(&guidance, &view, &opts).unwrap();
+    let f = first.face.as_ref().expect("a face");
+    assert!(f.occlusion.is_none() && f.passive_liveness.is_none());
+    let v = judge_live(&Policy::default(), &first, false);
+    assert!(!v.passed);
+    assert_eq!(v.reasons, [Reason::MeasureMissing]);
+    assert!(judge_live(&Policy::default(), &full(&face), true).passed);
+    assert!(!judge_live(&Policy::default(), &full(&face), false).passed);
+    assert_eq!(
+        Hint::for_reason(Reason::MeasureMissing),
+        Hint::HoldStill,
+        "a face is there: not 'no face'"
+    );
+    t.step(&guidance, &view, &opts).unwrap();
+    // The classifiers arrive: each runs on the next frames, one per frame, then the schedule.
+    let kinds: Vec<u8> = (0..4)
+        .map(|_| {
+            t.step(models(), &view, &opts).unwrap();
+            t.last_step().classified
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Classifier::Mask.bit(),
+            Classifier::Palm.bit(),
+            Classifier::Antispoof.bit(),
+            0
+        ]
+    );
+    let a = t.step(models(), &view, &opts).unwrap();
+    let want = full(&face);
+    assert_eq!(
+        judge(&Policy::default(), &a, None).reasons,
+        judge(&Policy::default(), &want, None).reasons
+    );
+    assert!(a.face.unwrap().occlusion.is_some());
 }
 
 #[test]

@@ -329,14 +329,24 @@ export class LiveformCaptureElement extends HTMLElement {
       if (!alive) return flow.stop();
       if (flow.policyHash !== session.policyHash) return showError("policy_mismatch");
       this.dataset.prechecks = flow.inWorker ? "worker" : "main-thread";
-      const modelsReady = loadModels().catch((e) => e);
+      const models = loadModels();
+      // The first guidance needs only the detector and the mesh; the classifiers load after
+      // them, between frames (no frame passes until they are in). Either failing stops it.
+      const guidanceReady = models.guidance.catch((e) => e);
+      models.all.catch(async (e) => {
+        if ((await guidanceReady) instanceof Error) return; // already reported by the attempt
+        running = false;
+        showError(e.code || "model_load_failed", false, e.message);
+      });
       const placement = handoffPlacement(session.handoff || "off", await detectDevice());
       $("use-phone").hidden = placement !== "offer_handoff";
       if (placement === "handoff_only") startHandoff(false);
       else show("start");
 
-      // Every precheck model, fetched here with progress and verified (sha256) in Rust.
-      async function loadModels() {
+      // Every precheck model, fetched here (all at once) with progress and verified (sha256)
+      // in Rust; the guidance models load first. Returns {guidance, all}: promises of the
+      // guidance models loaded and of every model loaded.
+      function loadModels() {
         const files = modelFiles();
         const total = files.reduce((n, m) => n + m.bytes, 0);
         const got = new Map();
@@ -346,10 +356,21 @@ export class LiveformCaptureElement extends HTMLElement {
           emit("progress", { stage: "models", loaded, total });
         };
         $("models-box").hidden = false;
-        const all = await Promise.all(files.map((m) => fetchBytes(new URL(m.file, modelsBase).href, m.bytes,
-          (loaded) => { got.set(m.name, loaded); progress(); }, "model_load_failed")));
-        for (const [i, m] of files.entries()) await flow.loadModel({ name: m.name, bytes: all[i] });
-        $("models-box").hidden = true;
+        const fetched = files.map((m) => fetchBytes(new URL(m.file, modelsBase).href, m.bytes,
+          (loaded) => { got.set(m.name, loaded); progress(); }, "model_load_failed"));
+        for (const f of fetched) f.catch(() => {}); // a failure is reported through `load`
+        const load = async (guidance) => {
+          for (const [i, m] of files.entries()) {
+            if (m.guidance === guidance) await flow.loadModel({ name: m.name, bytes: await fetched[i] });
+          }
+        };
+        const guidance = load(true);
+        const all = guidance.then(async () => {
+          await Promise.all(fetched);
+          $("models-box").hidden = true;
+          await load(false);
+        });
+        return { guidance, all };
       }
 
       // Each frame loop has a number; a loop whose number is not the current one stops (after a
@@ -364,7 +385,7 @@ export class LiveformCaptureElement extends HTMLElement {
         } catch (e) {
           return render(await flow.cameraFailed({ code: e.code || "camera_failed" }));
         }
-        const loaded = await modelsReady;
+        const loaded = await guidanceReady;
         if (loaded instanceof Error) return showError(loaded.code || "model_load_failed", false, loaded.message);
         render(await flow.cameraReady({ now: performance.now(), label: camera.label(), width: camera.width(), height: camera.height() }));
         offerCameras();

@@ -56,6 +56,21 @@ impl Models {
         }
     }
 
+    /// Whether every model `which` needs is loaded.
+    pub fn can_classify(&self, which: Classifier) -> bool {
+        which.models().iter().all(|&k| self.has(k))
+    }
+
+    /// The loaded model of `kind`, or a `bad_state` error naming it.
+    pub fn require(&self, kind: ModelKind) -> Result<&Model> {
+        self.get(kind).ok_or_else(|| {
+            Error::new(
+                ErrorCode::BadState,
+                format!("model {} is not loaded", kind.name()),
+            )
+        })
+    }
+
     /// Whether `kind` is loaded.
     pub fn has(&self, kind: ModelKind) -> bool {
         self.get(kind).is_some()
@@ -150,19 +165,10 @@ impl Default for AnalyzeOptions {
     }
 }
 
-fn require(m: &Option<Model>, kind: ModelKind) -> Result<&Model> {
-    m.as_ref().ok_or_else(|| {
-        Error::new(
-            ErrorCode::BadState,
-            format!("model {} is not loaded", kind.name()),
-        )
-    })
-}
-
 /// Runs the prechecks on one frame.
 pub fn analyze(models: &Models, frame: &FrameView, opts: &AnalyzeOptions) -> Result<Analysis> {
-    let detector = require(&models.face_detector, ModelKind::FaceDetector)?;
-    let mesher = require(&models.face_mesh, ModelKind::FaceMesh)?;
+    let detector = models.require(ModelKind::FaceDetector)?;
+    let mesher = models.require(ModelKind::FaceMesh)?;
     let faces = detect::detect_faces(detector, frame, opts.min_face_score)?;
     let face = match faces.first() {
         None => None,
@@ -212,6 +218,16 @@ impl Classifier {
     pub const fn bit(self) -> u8 {
         1 << self as u8
     }
+
+    /// The models it needs (the occlusion score needs the mask and palm models both).
+    pub const fn models(self) -> &'static [ModelKind] {
+        match self {
+            Classifier::Mask | Classifier::Palm => {
+                &[ModelKind::MaskClassifier, ModelKind::PalmDetector]
+            }
+            Classifier::Antispoof => &[ModelKind::Antispoof],
+        }
+    }
 }
 
 /// What the heavy per-face models said about one face (each absent when its model is not
@@ -227,6 +243,15 @@ pub struct ClassifierScores {
 }
 
 impl ClassifierScores {
+    /// One classifier's score.
+    pub fn get(&self, which: Classifier) -> Option<f32> {
+        match which {
+            Classifier::Mask => self.mask,
+            Classifier::Palm => self.palm,
+            Classifier::Antispoof => self.passive_liveness,
+        }
+    }
+
     /// Sets one classifier's score.
     pub fn set(&mut self, which: Classifier, score: Option<f32>) {
         let slot = match which {
@@ -246,34 +271,34 @@ pub fn classify_one(
     d: &Detection,
     which: Classifier,
 ) -> Result<Option<f32>> {
+    if !models.can_classify(which) {
+        return Ok(None);
+    }
     let crop =
         |scale, size| occlusion::face_crop(&d.bbox, d.keypoints[0], d.keypoints[1], scale, size);
-    let occlusion_models = (&models.mask_classifier, &models.palm_detector);
-    Ok(match (which, occlusion_models) {
-        (Classifier::Mask, (Some(mask), Some(_))) => Some(occlusion::mask_probability(
-            mask,
+    Ok(Some(match which {
+        Classifier::Mask => occlusion::mask_probability(
+            models.require(ModelKind::MaskClassifier)?,
             frame,
             &crop(occlusion::FACE_CROP_SCALE, 224),
-        )?),
-        (Classifier::Palm, (Some(_), Some(palm))) => {
-            Some(occlusion::palm_over_face(palm, frame, &d.bbox)?)
+        )?,
+        Classifier::Palm => {
+            occlusion::palm_over_face(models.require(ModelKind::PalmDetector)?, frame, &d.bbox)?
         }
-        (Classifier::Antispoof, _) => match &models.antispoof {
-            None => None,
-            Some(spoof) => {
-                // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
-                let o = spoof.run(frame.sample_square(
+        Classifier::Antispoof => {
+            // The anti-spoof model takes RGB in [0, 1] and gives a sigmoid "real" score.
+            let o = models
+                .require(ModelKind::Antispoof)?
+                .run(frame.sample_square(
                     &crop(occlusion::ANTISPOOF_CROP_SCALE, 128),
                     128,
                     1.0 / 255.0,
                     0.0,
                 ))?;
-                let real = o.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
-                Some(real.clamp(0.0, 1.0) * 100.0)
-            }
-        },
-        _ => None,
-    })
+            let real = o.first().and_then(|o| o.first()).copied().unwrap_or(0.0);
+            real.clamp(0.0, 1.0) * 100.0
+        }
+    }))
 }
 
 /// Runs the per-face classifiers (mask, palm, anti-spoof) that are loaded.

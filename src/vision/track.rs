@@ -13,8 +13,9 @@
 //! [`Tracker::force_key_frame`] (the frame to upload); in between it refreshes each one at
 //! least every [`TrackerConfig::classify_every`] frames, one classifier per frame and spread
 //! evenly (unless [`TrackerConfig::spread_classifiers`] is off), so no frame of the live loop
-//! pays for all three. The output is the same [`Analysis`] as a full analysis, so the policy
-//! and the capture state machine do not change.
+//! pays for all three; a classifier whose models are loaded after the track began runs on the
+//! next frame. The output is the same [`Analysis`] as a full analysis, so the policy and the
+//! capture state machine do not change.
 
 use crate::error::Result;
 use crate::frame::FrameView;
@@ -24,8 +25,7 @@ use crate::vision::detect::{self, Detection};
 use crate::vision::mesh::{self, idx, FaceMesh};
 use crate::vision::Models;
 use crate::vision::{
-    classify, classify_one, face_analysis, require, Analysis, AnalyzeOptions, Classifier,
-    ClassifierScores,
+    classify, classify_one, face_analysis, Analysis, AnalyzeOptions, Classifier, ClassifierScores,
 };
 
 /// When the tracker re-detects and re-classifies.
@@ -157,6 +157,16 @@ fn refresh_classifiers(
             return Ok(StepKind::ALL_CLASSIFIERS);
         }
     };
+    // A classifier whose models arrived after the track began (the page loads them after the
+    // first guidance) runs at once, one per frame, outside the schedule.
+    if let Some(which) = Classifier::ALL
+        .into_iter()
+        .find(|&c| scores.get(c).is_none() && models.can_classify(c))
+    {
+        scores.set(which, classify_one(models, frame, d, which)?);
+        t.since_classify = 0;
+        return Ok(which.bit());
+    }
     if t.since_classify + 1 < gap {
         t.since_classify += 1;
         return Ok(0);
@@ -204,7 +214,7 @@ impl Tracker {
         frame: &FrameView,
         opts: &AnalyzeOptions,
     ) -> Result<Analysis> {
-        let mesher = require(&models.face_mesh, ModelKind::FaceMesh)?;
+        let mesher = models.require(ModelKind::FaceMesh)?;
         let force = std::mem::take(&mut self.force_key);
         let cfg = self.config;
         let mut tracked = None;
@@ -237,7 +247,7 @@ impl Tracker {
                 (d, m, t.others.clone(), false)
             }
             None => {
-                let detector = require(&models.face_detector, ModelKind::FaceDetector)?;
+                let detector = models.require(ModelKind::FaceDetector)?;
                 let faces = detect::detect_faces(detector, frame, opts.min_face_score)?;
                 let Some(first) = faces.first().cloned() else {
                     self.track = None;

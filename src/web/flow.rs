@@ -14,6 +14,7 @@ use crate::frame::{Frame, FrameView};
 use crate::liveness::{
     challenge_from_seed, ChallengeConfig, ChallengeLimits, LivenessTrack, PoseSample,
 };
+use crate::model::ModelKind;
 use crate::policy::{self, LivenessMode};
 use crate::upload::{
     CaptureSignals, ClaimedVerdict, EncodedFrame, FrameTiming, TrackSettings, UploadPayload,
@@ -147,7 +148,8 @@ impl CaptureFlow {
         rgba: &[u8],
     ) -> Result<JsValue, JsValue> {
         let frame = FrameView::new(width, height, rgba).map_err(js_error)?;
-        // Live guidance skips the heavier per-face classifiers only when they are not loaded.
+        // Guidance starts with the detector and the mesh; the classifiers' measures join as
+        // their models load, and until all have, no frame passes (`judge_live`).
         // The mesh points feed the liveness track; without a challenge there is none.
         let opts = AnalyzeOptions {
             keep_landmarks: !self.machine.challenge_steps().is_empty(),
@@ -157,7 +159,8 @@ impl CaptureFlow {
             .tracker
             .step(&checker.models, &frame, &opts)
             .map_err(js_error)?;
-        let verdict = policy::judge(&checker.policy, &analysis, None);
+        let loaded = ModelKind::PRECHECKS.iter().all(|&k| checker.models.has(k));
+        let verdict = policy::judge_live(&checker.policy, &analysis, loaded);
         let score = analysis.face.as_ref().map_or(f32::MIN, |f| {
             frame_score(f.quality.sharpness, f.quality.centre_offset)
         });

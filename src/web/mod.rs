@@ -50,6 +50,8 @@ pub fn model_files() -> Result<JsValue, JsValue> {
         file: &'static str,
         sha256: &'static str,
         bytes: u64,
+        /// Needed for the first guidance (load first).
+        guidance: bool,
     }
     // The 1:1 match (descriptor) runs on the backend only.
     let list: Vec<Entry> = ModelKind::PRECHECKS
@@ -59,6 +61,7 @@ pub fn model_files() -> Result<JsValue, JsValue> {
             file: k.file_name(),
             sha256: k.sha256(),
             bytes: k.byte_len(),
+            guidance: ModelKind::GUIDANCE.contains(k),
         })
         .collect();
     to_js(&list)

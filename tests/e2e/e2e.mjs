@@ -119,6 +119,45 @@ test("face video: start → guidance → sealed upload → server decision → r
   }
 });
 
+test("classifiers loading late: guidance starts without them, nothing is captured until they are in", async () => {
+  const browser = await browserWith(FACE_VIDEO);
+  try {
+    const { page, errors } = await openPage(browser, "?pid=demo&sid=sub_demo");
+    // The palm model's download is held back until released below.
+    let release;
+    const held = new Promise((ok) => { release = ok; });
+    let palmServed = false;
+    await page.route("**/models/mphands_palm_detection_lite.onnx", async (route) => {
+      await held;
+      palmServed = true;
+      await route.continue();
+    });
+    await waitScreen(page, "start");
+    await page.click("#start");
+    await waitScreen(page, "capture");
+    const hint = () => page.evaluate(() => document.querySelector("liveform-capture").shadowRoot.querySelector("#hint").dataset.code);
+    // Guidance runs on the detector and the mesh alone; a good face is told to hold still
+    // (measure_missing), not that there is no face, and it is not captured.
+    await page.waitForFunction(() => document.querySelector("liveform-capture").shadowRoot.querySelector("#hint").dataset.code === "hold_still", null, { timeout: 30000 });
+    const framesBefore = Number(await page.evaluate(() => document.querySelector("liveform-capture").dataset.framesChecked));
+    await page.waitForTimeout(4000);
+    assert.equal(palmServed, false);
+    assert.equal(await screen(page), "capture", "no capture without the classifiers");
+    assert.equal(await hint(), "hold_still");
+    const framesAfter = Number(await page.evaluate(() => document.querySelector("liveform-capture").dataset.framesChecked));
+    assert.ok(framesAfter > framesBefore + 10, `frames keep being checked: ${framesBefore} → ${framesAfter}`);
+    release();
+    await waitScreen(page, "result", 120000);
+    const authId = new URL(await page.getAttribute("#continue", "href")).searchParams.get("authId");
+    const stored = await (await fetch(`${BASE}/api/results/${authId}`, { headers: { "X-Api-Key": "demo-api-key" } })).json();
+    assert.equal(stored.claimed.passed, true, "the device's prechecks passed, with every model");
+    assert.equal(typeof stored.claimed.scores.occlusion, "number", JSON.stringify(stored.claimed));
+    assert.deepEqual(errors, [], "no console errors");
+  } finally {
+    await browser.close();
+  }
+});
+
 test("no-face video: stays on guidance, fails after the retries", async () => {
   const browser = await browserWith(NOFACE_VIDEO);
   try {
