@@ -45,6 +45,9 @@ for _ in $(seq 1 100); do
 done
 
 cd tests/e2e
+# LIVEFORM_E2E_ONLY: run only the tests whose names match this pattern (while developing).
+only=()
+[ -z "${LIVEFORM_E2E_ONLY:-}" ] || only=("--test-name-pattern=$LIVEFORM_E2E_ONLY")
 LIVEFORM_BASE="http://127.0.0.1:$PORT" LIVEFORM_EMBED_PORT=$EMBED_PORT LIVEFORM_FACE_VIDEO="$WORK/face.y4m" \
-  LIVEFORM_NOFACE_VIDEO="$WORK/noface.y4m" node --test --test-concurrency=1 e2e.mjs package.mjs \
+  LIVEFORM_NOFACE_VIDEO="$WORK/noface.y4m" node --test --test-concurrency=1 "${only[@]}" e2e.mjs package.mjs \
   || { echo "--- server log"; tail -50 "$WORK/server.log"; exit 1; }
