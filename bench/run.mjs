@@ -27,9 +27,6 @@ const COLD = Number(process.env.BENCH_COLD || 5);
 const CRITERION = process.env.CRITERION_DIR
   || join(process.env.CARGO_TARGET_DIR || join(ROOT, "target"), "criterion");
 const ORT_DIST = join(HERE, "node_modules/onnxruntime-web/dist");
-// BENCH_FORMAT=nnef: the package was built without the ONNX loader (the size lever); every
-// model is loaded from its NNEF form (bench/results/nnef, made by examples/nnef_convert.rs).
-const FORMAT = process.env.BENCH_FORMAT || "onnx";
 const OUT = process.env.BENCH_OUT || join(HERE, "results/latest.json");
 const SECTIONS = ["cold", "stages", "models", "peer", "pipeline", "worker", "profile", "loads", "seal", "capture"];
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((x) => x.trim()) : SECTIONS;
@@ -79,9 +76,8 @@ async function main() {
   if (!existsSync(wasm)) throw new Error(`${wasm} not found: build the package first (scripts/build-pkg.sh release)`);
   const server = await serve({
     "/pkg/": PKG, "/models/": join(ROOT, "models"), "/data/": join(ROOT, "tests/data"),
-    "/ort/": ORT_DIST, "/nnef/": join(HERE, "results/nnef"), "/": join(HERE, "page"),
+    "/ort/": ORT_DIST, "/": join(HERE, "page"),
   });
-  const haveNnef = existsSync(join(HERE, "results/nnef/nnef.json"));
   const R = { date: new Date().toISOString(), runs: RUNS, machine: {}, sizes: {} };
   const cpu = cpus()[0];
   R.machine = { cpu: cpu && cpu.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvgBefore: loadavg() };
@@ -89,7 +85,6 @@ async function main() {
   // Sizes.
   const size = (file) => { const b = readFileSync(file); return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length }; };
   R.sizes.liveform = size(wasm);
-  R.format = FORMAT;
   R.sections = ONLY;
   R.jsFlags = JS_FLAGS;
   R.pkg = PKG;
@@ -105,10 +100,12 @@ async function main() {
     // and V8's cache of compiled wasm code.
     if (run("cold")) {
       log(`cold start × ${COLD}`);
-      const modes = [["guidance", "engine=liveform&models=guidance"], ["all", "engine=liveform&models=all"], ["ort", "engine=ort"]];
-      if (FORMAT === "nnef") modes.splice(0, 2);
-      if (haveNnef) modes.push(["guidance (NNEF)", "engine=liveform&models=guidance&format=nnef"], ["all (NNEF)", "engine=liveform&models=all&format=nnef"]);
-      if (FORMAT !== "nnef") modes.push(["guidance, returning visitor", "engine=liveform&models=guidance&cached=1", "returning"]);
+      // "…, tract's reader": the same package loading the archives as before the fast reader.
+      const modes = [
+        ["guidance", "engine=liveform&models=guidance"], ["guidance, tract's reader", "engine=liveform&models=guidance&reader=tract"],
+        ["all", "engine=liveform&models=all"], ["all, tract's reader", "engine=liveform&models=all&reader=tract"],
+        ["ort", "engine=ort"], ["guidance, returning visitor", "engine=liveform&models=guidance&cached=1", "returning"],
+      ];
       R.cold = Object.fromEntries(modes.map(([k]) => [k, []]));
       for (let i = 0; i < COLD; i++) {
         for (const [key, q, returning] of modes) {
@@ -131,7 +128,7 @@ async function main() {
     }
 
     log("bench page setup");
-    const { page } = await openPage(browser, `${server.url}/index.html?format=${FORMAT}`, () => window.benchReady === true);
+    const { page } = await openPage(browser, `${server.url}/index.html`, () => window.benchReady === true);
     R.setup = await page.evaluate(() => window.bench.setup());
     if (run("stages")) { log("stages"); R.stages = await page.evaluate((n) => window.bench.stages(n), RUNS); }
     if (run("models")) { log("models vs onnxruntime-web"); R.models = await page.evaluate((n) => window.bench.models(n), RUNS); }
@@ -159,7 +156,7 @@ async function main() {
       R.capture = {};
       for (const mode of ["flow", "tracker", "worker"]) {
         log(`capture loop ${mode}`);
-        const { ctx, page: p } = await openPage(browser, `${server.url}/capture.html?format=${FORMAT}`, () => window.captureReady === true);
+        const { ctx, page: p } = await openPage(browser, `${server.url}/capture.html`, () => window.captureReady === true);
         R.capture[mode] = await p.evaluate((m) => window.capture(m, 6), mode);
         await ctx.close();
       }
@@ -181,7 +178,7 @@ function median(xs) {
 
 function report(R) {
   const out = [];
-  out.push(`liveform ${R.setup.version} (pkg ${R.pkg}, models as ${R.format}) — ${R.date} — ${R.machine.cpu} (${R.machine.cores} cores), Chromium ${R.machine.chromium}, node ${R.machine.node}; ${R.runs} timed runs per figure; crossOriginIsolated=${R.setup.crossOriginIsolated}; load average before ${R.machine.loadAvgBefore.map((x) => x.toFixed(1)).join("/")}, after ${R.machine.loadAvgAfter.map((x) => x.toFixed(1)).join("/")}${R.jsFlags ? `; V8 flags ${R.jsFlags}` : ""}${R.sections.length < SECTIONS.length ? `; sections ${R.sections.join(", ")}` : ""}`);
+  out.push(`liveform ${R.setup.version} (pkg ${R.pkg}, models as NNEF) — ${R.date} — ${R.machine.cpu} (${R.machine.cores} cores), Chromium ${R.machine.chromium}, node ${R.machine.node}; ${R.runs} timed runs per figure; crossOriginIsolated=${R.setup.crossOriginIsolated}; load average before ${R.machine.loadAvgBefore.map((x) => x.toFixed(1)).join("/")}, after ${R.machine.loadAvgAfter.map((x) => x.toFixed(1)).join("/")}${R.jsFlags ? `; V8 flags ${R.jsFlags}` : ""}${R.sections.length < SECTIONS.length ? `; sections ${R.sections.join(", ")}` : ""}`);
   const frames = ["astronaut", "grace_hopper"];
 
   if (R.stages) {

@@ -19,7 +19,7 @@ const TYPES = {
   ".json": "application/json",
   ".onnx": "application/octet-stream",
   ".nnef": "application/octet-stream",
-  ".tgz": "application/octet-stream",
+  ".tar": "application/octet-stream",
   ".png": "image/png",
   ".jpg": "image/jpeg",
   ".css": "text/css; charset=utf-8",

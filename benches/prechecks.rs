@@ -10,7 +10,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use liveform::frame::Frame;
-use liveform::model::{onnx_to_nnef, sha256_hex, Model, ModelKind};
+use liveform::model::{onnx_to_nnef, Model, ModelKind};
 use liveform::vision::stages::{fit_frame, Prepared, Stage};
 use liveform::vision::track::{Tracker, TrackerConfig};
 use liveform::vision::{AnalyzeOptions, Models};
@@ -121,13 +121,13 @@ fn loading(c: &mut Criterion) {
     for kind in ModelKind::PRECHECKS {
         let bytes = model_bytes(kind);
         g.bench_with_input(BenchmarkId::new(kind.name(), "onnx"), &bytes, |b, bytes| {
-            b.iter(|| black_box(Model::load(kind, bytes).unwrap()))
+            b.iter(|| black_box(Model::load_onnx(kind, bytes).unwrap()))
         });
-        // The lever: the same model pre-converted to NNEF (typed, decluttered) offline.
+        // The form the browser loads: converted offline (typed, decluttered), read by the
+        // fast archive reader.
         let nnef = onnx_to_nnef(kind, &bytes).unwrap();
-        let sha = sha256_hex(&nnef);
         g.bench_with_input(BenchmarkId::new(kind.name(), "nnef"), &nnef, |b, nnef| {
-            b.iter(|| black_box(Model::load_nnef(kind, nnef, &sha).unwrap()))
+            b.iter(|| black_box(Model::load_nnef(kind, nnef).unwrap()))
         });
     }
     g.finish();

@@ -1,34 +1,32 @@
-//! Converts the precheck models to NNEF (typed, decluttered, fixed input shape), for the
-//! cold-start lever in BENCHMARKS.md: `cargo run --profile bench --example nnef_convert -- OUT_DIR`
-//! writes `OUT_DIR/<model>.nnef.tar` for each precheck model and `OUT_DIR/nnef.json`
-//! (`{ name: { file, sha256 } }`) for the bench page.
+//! Writes the NNEF form of each precheck model (typed, decluttered, fixed input shape) — the
+//! form the browser loads — from the pinned ONNX files:
+//! `cargo run --example nnef_convert [-- OUT_DIR]` (default `models/`). Prints each file's
+//! size and sha256, which `ModelKind::nnef_file` pins; a native test converts again and
+//! checks the committed files are exactly this output.
 
-use liveform::model::{onnx_to_nnef, sha256_hex, ModelKind};
+use liveform::model::{onnx_to_nnef, sha256_hex, ModelFormat, ModelKind};
 use std::path::PathBuf;
 
 fn main() {
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "bench/results/nnef".into()),
-    );
-    std::fs::create_dir_all(&out).expect("output directory");
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-    let mut manifest = serde_json::Map::new();
+    let out = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| models.clone());
+    std::fs::create_dir_all(&out).expect("output directory");
     for kind in ModelKind::PRECHECKS {
         let onnx = std::fs::read(models.join(kind.file_name())).expect("model file");
         let nnef = onnx_to_nnef(kind, &onnx).unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
-        let file = format!("{}.nnef.tar", kind.name());
-        std::fs::write(out.join(&file), &nnef).expect("write");
-        println!("{file}: {} bytes (ONNX {} bytes)", nnef.len(), onnx.len());
-        manifest.insert(
-            kind.name().into(),
-            serde_json::json!({ "file": file, "sha256": sha256_hex(&nnef) }),
+        let file = kind
+            .file(ModelFormat::Nnef)
+            .expect("precheck models have an NNEF form");
+        std::fs::write(out.join(file.name), &nnef).expect("write");
+        println!(
+            "{} {} bytes sha256 {} (ONNX {} bytes)",
+            file.name,
+            nnef.len(),
+            sha256_hex(&nnef),
+            onnx.len()
         );
     }
-    std::fs::write(
-        out.join("nnef.json"),
-        serde_json::to_string_pretty(&manifest).expect("json"),
-    )
-    .expect("write manifest");
 }

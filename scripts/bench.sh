@@ -20,7 +20,5 @@ command -v node >/dev/null || { echo "bench: node is required" >&2; exit 1; }
 ( cd bench && npm ci --no-audit --no-fund --loglevel=error )
 
 [ "${BENCH_SKIP_BUILD:-}" = 1 ] || bash scripts/build-pkg.sh release
-# The models pre-converted to NNEF (the cold-start lever), served to the page from bench/results/nnef.
-cargo run -q --profile bench -p liveform --example nnef_convert -- bench/results/nnef
 [ "${BENCH_SKIP_NATIVE:-}" = 1 ] || cargo bench -p liveform --bench prechecks
 node bench/run.mjs

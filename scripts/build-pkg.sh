@@ -6,8 +6,6 @@
 # the dev one the tests use); default pkg.
 # LIVEFORM_RELAXED_SIMD=1: also enable wasm relaxed SIMD (tract's FMA kernels), a benchmark
 # variant: a browser without relaxed SIMD cannot compile it.
-# LIVEFORM_NNEF_ONLY=1: without the ONNX loader (`--no-default-features`): the package then
-# loads only NNEF models (the size variant in BENCHMARKS.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -20,12 +18,7 @@ if [ "${LIVEFORM_RELAXED_SIMD:-0}" = 1 ]; then
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd"
   wasm_features+=(--enable-relaxed-simd)
 fi
-cargo_args=()
-if [ "${LIVEFORM_NNEF_ONLY:-0}" = 1 ]; then
-  cargo_args=(-- --no-default-features)
-fi
-wasm-pack build --target web --mode no-install "--$profile" --out-dir "$out" --out-name liveform . \
-  "${cargo_args[@]}"
+wasm-pack build --target web --mode no-install "--$profile" --out-dir "$out" --out-name liveform .
 node scripts/pkg-finish.mjs "$out"
 wasm=$out/liveform_bg.wasm
 if [ "$profile" = release ]; then

@@ -24,7 +24,7 @@ export CARGO_TARGET_DIR=${LIVEFORM_FUZZ_TARGET_DIR:-${LIVEFORM_CACHE:-$HOME/.cac
 seconds=${1:-5}
 shift || true
 all_targets=(url_params encrypted_query envelope_open handoff_ticket policy_json server_config
-  token_api_body upload_payload frame_decode y4m_decode)
+  token_api_body upload_payload frame_decode y4m_decode nnef_text)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 sanitizer=${LIVEFORM_FUZZ_SANITIZER:-none}
@@ -65,6 +65,8 @@ seed upload_payload minimal '{"version":1,"sdkVersion":"0.1.0","bestFrame":{"jpe
 seed upload_payload keyframes '{"version":1,"sdkVersion":"0.1.0","bestFrame":{"jpeg":"","atMs":0},"keyFrames":[{"jpeg":"AA==","atMs":1,"label":"turn_left"}],"claimed":{}}'
 seed y4m_decode tiny 'YUV4MPEG2 W2 H2 F30:1 Ip A1:1 C420jpeg\nFRAME\n\020\040\060\100\200\200'
 seed y4m_decode two 'YUV4MPEG2 W4 H2 F15:2 C420jpeg\nFRAME\n01234567ab01FRAME\n01234567ab01'
+seed nnef_text graph 'version 1.0;\nextension tract_registry tract_core;\nfragment tract_core_properties(\n) -> (properties: (string, tensor<scalar>)[])\n{\n  properties = [("a", tract_core_cast(7, to = "i64"))];\n}\ngraph network(input) -> (y) {\n  input = external(shape = [1, 128, 128, 3]);\n  w = variable<scalar>(label = "m/w.0", shape = [2, 3, 1, 1]);\n  c = conv(input, w, 0.0, stride = [2, 2], padding = [(0, 1), (0, 1)]);\n  k = [[[[6.0]]]];\n  (a, b) = split(c, axis = 1);\n  y = min(max(a, -inf), k);\n}\n'
+seed nnef_text operators 'version 1.0;\ngraph g(x) -> (y) {\n  y = x[1:] + 2 * f(x) if true else [for i in x yield -i];\n}\n'
 mkdir -p fuzz/corpus/server_config fuzz/corpus/frame_decode
 cp -n server/liveform.example.json fuzz/corpus/server_config/seed-example.json
 cp -n tests/data/grace_hopper.jpg fuzz/corpus/frame_decode/seed-photo.jpg

@@ -1,11 +1,47 @@
 //! Models are data: loaded at run time from bytes (a file natively, a fetch in the browser),
 //! verified against the sha256 written here, parsed and optimised once.
 //!
+//! Each model ships in two forms: the ONNX file (the source, read natively by the backend
+//! and the tools) and its NNEF form (`models/*.nnef.tar`, converted offline by
+//! [`onnx_to_nnef`]: typed and decluttered for the fixed input shape). The browser loads
+//! the NNEF form only — its wasm has no ONNX reader, which keeps it ~0.8 MB gzip smaller,
+//! and a load skips ONNX parsing, type analysis and decluttering ([`ModelFormat`]).
+//!
 //! `models/MODELS.md` gives each file's provenance, license and tensor layout.
 
 use crate::error::{Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
 use tract_nnef::prelude::*;
+
+/// The two forms a model ships in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// The ONNX file the model comes as (`models/*.onnx`).
+    Onnx,
+    /// Its NNEF form, converted offline by [`onnx_to_nnef`] (`models/*.nnef.tar`).
+    Nnef,
+}
+
+impl ModelFormat {
+    /// The form this build loads with [`Model::load`]: NNEF in the browser (the wasm has no
+    /// ONNX reader), ONNX natively (the backend re-runs the checks on the source files).
+    pub const LOADED: ModelFormat = if cfg!(target_arch = "wasm32") {
+        ModelFormat::Nnef
+    } else {
+        ModelFormat::Onnx
+    };
+}
+
+/// One model file: its name under `models/`, size and sha256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFile {
+    pub name: &'static str,
+    /// The size in bytes: the page's download progress knows its total before the first
+    /// response arrives.
+    pub byte_len: u64,
+    /// The sha256 of the exact file this code was written and tested against.
+    pub sha256: &'static str,
+}
 
 /// The models the SDK knows, with the exact file each expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -98,6 +134,57 @@ impl ModelKind {
         }
     }
 
+    /// The file of this model in `format`; `None` for the NNEF form of the descriptor,
+    /// which runs on the backend only.
+    pub fn file(self, format: ModelFormat) -> Option<ModelFile> {
+        match format {
+            ModelFormat::Onnx => Some(ModelFile {
+                name: self.file_name(),
+                byte_len: self.byte_len(),
+                sha256: self.sha256(),
+            }),
+            ModelFormat::Nnef => self.nnef_file(),
+        }
+    }
+
+    /// The NNEF form, exactly as [`onnx_to_nnef`] writes it from the pinned ONNX file (a
+    /// native test converts again and compares the bytes).
+    fn nnef_file(self) -> Option<ModelFile> {
+        let (name, byte_len, sha256) = match self {
+            ModelKind::FaceDetector => (
+                "face_detection_short_range.nnef.tar",
+                495_616,
+                "e2e4a03f5c9d16aee1250e96710692181ab94b2ab8e15de1018cadaec838fb54",
+            ),
+            ModelKind::FaceMesh => (
+                "face_landmark.nnef.tar",
+                2_563_584,
+                "9774d9ca450e441e3ff8939c12718b23fc549fa0cf7435fcd62d53069183a3ad",
+            ),
+            ModelKind::Antispoof => (
+                "human_antispoof.nnef.tar",
+                1_727_488,
+                "9e5e51fedae46839eef2d39d329a54b1a5132ed02d9c773cbcf80fb3629299b6",
+            ),
+            ModelKind::MaskClassifier => (
+                "face_mask_detector.nnef.tar",
+                9_649_664,
+                "e1e5b9b9e4b87e357399e1732bdcc42fd8a4ffcf82c23d86150d7e1cedcb79b0",
+            ),
+            ModelKind::PalmDetector => (
+                "mphands_palm_detection_lite.nnef.tar",
+                4_205_568,
+                "b1ef777aedb14a7331ad43c70eae8c00074f8d16bcfa23e600506ce6d99e6a52",
+            ),
+            ModelKind::FaceDescriptor => return None,
+        };
+        Some(ModelFile {
+            name,
+            byte_len,
+            sha256,
+        })
+    }
+
     /// The NHWC input shape the model is run with.
     pub fn input_shape(self) -> [usize; 4] {
         match self {
@@ -148,10 +235,13 @@ fn check_sha256(what: &str, bytes: &[u8], expected: &str) -> Result<()> {
 type Plan = TypedRunnableModel;
 
 /// The ONNX operators tract runs slowly, read another way (`onnx_rewrites::onnx_framework`).
-#[cfg(feature = "onnx")]
+#[cfg(not(target_arch = "wasm32"))]
 mod onnx_rewrites;
-#[cfg(feature = "onnx")]
+#[cfg(not(target_arch = "wasm32"))]
 use onnx_rewrites::onnx_framework;
+
+/// The fast reader for tract's NNEF text (`graph.nnef`), with tract's parser behind it.
+pub mod nnef_text;
 
 /// tract's NNEF reader/writer with its core operators and the ONNX-specific ones.
 fn nnef_framework() -> tract_nnef::framework::Nnef {
@@ -159,10 +249,88 @@ fn nnef_framework() -> tract_nnef::framework::Nnef {
     tract_nnef::nnef().with_onnx()
 }
 
+thread_local! {
+    /// Built once per thread, not per load: making the framework parses tract's NNEF
+    /// standard library twice and builds its operator registries (~20 ms natively).
+    static NNEF: tract_nnef::framework::Nnef = nnef_framework();
+}
+
+/// Reads an NNEF archive into tract's proto model. An archive of `graph.nnef` and tensor
+/// files (what [`onnx_to_nnef`] writes) is read here, its text by [`nnef_text`]; anything
+/// else (quantisation tables, sub-models, other resources) goes to tract's own reader.
+pub fn read_nnef_proto(bytes: &[u8]) -> TractResult<tract_nnef::ast::ProtoModel> {
+    match read_plain_nnef_archive(bytes)? {
+        Some(proto) => Ok(proto),
+        None => NNEF.with(|nnef| nnef.proto_model_for_read(&mut std::io::Cursor::new(bytes))),
+    }
+}
+
+/// The archive's text and tensors, or `None` when it holds anything else.
+fn read_plain_nnef_archive(bytes: &[u8]) -> TractResult<Option<tract_nnef::ast::ProtoModel>> {
+    use std::io::Read;
+    use std::path::Path;
+    use tract_nnef::ast::{Identifier, ProtoModel};
+    let mut text = None;
+    let mut tensors = std::collections::HashMap::new();
+    for entry in tar::Archive::new(bytes).entries()? {
+        let mut entry = entry?;
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        if !kind.is_file() {
+            return Ok(None);
+        }
+        let path = entry.path()?.into_owned();
+        let path = path.strip_prefix("./").unwrap_or(&path).to_path_buf();
+        // tract skips dot-files on some platforms only: leave such archives to it.
+        let dotted = path
+            .components()
+            .any(|c| c.as_os_str().to_str().is_none_or(|c| c.starts_with('.')));
+        if dotted {
+            return Ok(None);
+        }
+        if path == Path::new(tract_nnef::resource::GRAPH_NNEF_FILENAME) {
+            let mut s = String::new();
+            entry.read_to_string(&mut s)?;
+            text = Some(s);
+        } else if path.extension().is_some_and(|e| e == "dat") {
+            let tensor = tract_nnef::tensors::read_tensor(&mut entry)
+                .map_err(|e| e.context(format!("reading tensor {}", path.display())))?;
+            let id = tract_nnef::resource::resource_path_to_id(&path)?;
+            tensors.insert(Identifier(id), Arc::new(tensor));
+        } else {
+            return Ok(None);
+        }
+    }
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let doc = match nnef_text::read_document(&text) {
+        nnef_text::Outcome::Read(doc) => *doc,
+        nnef_text::Outcome::Unsupported => tract_nnef::ast::parse::parse_document(&text)?,
+        nnef_text::Outcome::TooDeep => {
+            return Err(TractError::msg(format!(
+                "graph.nnef nests deeper than {} levels",
+                nnef_text::MAX_DEPTH
+            )))
+        }
+    };
+    let proto = ProtoModel {
+        doc,
+        tensors: tensors.into_iter().collect(),
+        quantization: None,
+        resources: Default::default(),
+    };
+    proto.validate()?;
+    Ok(Some(proto))
+}
+
 /// Converts a verified ONNX model to NNEF (a tar archive): typed and decluttered for the
 /// model's fixed input shape, written deterministically (same bytes for the same input).
-/// Run offline (natively); [`Model::load_nnef`] loads the result.
-#[cfg(all(feature = "onnx", not(target_arch = "wasm32")))]
+/// Run offline (natively: `cargo run --example nnef_convert`); [`Model::load_nnef`] loads
+/// the result.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
     check_sha256(kind.file_name(), onnx, kind.sha256())?;
     let invalid = |e: TractError| {
@@ -181,8 +349,7 @@ pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
         .map_err(invalid)?
         .into_decluttered()
         .map_err(invalid)?;
-    nnef_framework()
-        .write_to_tar_with_config(&typed, Vec::new(), false, true)
+    NNEF.with(|nnef| nnef.write_to_tar_with_config(&typed, Vec::new(), false, true))
         .map_err(invalid)
 }
 
@@ -199,8 +366,19 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Verifies `bytes` against the expected sha256 of `kind`, then parses and optimises.
+    /// Verifies and loads `bytes` in the form this build loads ([`ModelFormat::LOADED`]):
+    /// the NNEF file in the browser, the ONNX file natively.
     pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+        #[cfg(target_arch = "wasm32")]
+        return Model::load_nnef(kind, bytes);
+        #[cfg(not(target_arch = "wasm32"))]
+        Model::load_onnx(kind, bytes)
+    }
+
+    /// Verifies `bytes` against the pinned sha256 of `kind`'s ONNX file, then parses and
+    /// optimises it. Natively only: the browser build has no ONNX reader.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_onnx(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
         check_sha256(kind.file_name(), bytes, kind.sha256())?;
         let invalid = |e: TractError| {
             Error::new(
@@ -208,41 +386,55 @@ impl Model {
                 format!("{}: {e}", kind.file_name()),
             )
         };
-        #[cfg(feature = "onnx")]
-        {
-            use tract_onnx::prelude::InferenceModelExt;
-            let plan = onnx_framework()
-                .model_for_read(&mut std::io::Cursor::new(bytes))
-                .map_err(invalid)?
-                .with_input_fact(0, f32::fact(kind.input_shape()).into())
-                .map_err(invalid)?
-                .into_optimized()
-                .map_err(invalid)?
-                .into_runnable()
-                .map_err(invalid)?;
-            Ok(Model { kind, plan })
-        }
-        #[cfg(not(feature = "onnx"))]
-        Err(invalid(TractError::msg(
-            "this build has no ONNX loader (feature \"onnx\"): load the NNEF form",
-        )))
+        use tract_onnx::prelude::InferenceModelExt;
+        let plan = onnx_framework()
+            .model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(invalid)?
+            .with_input_fact(0, f32::fact(kind.input_shape()).into())
+            .map_err(invalid)?
+            .into_optimized()
+            .map_err(invalid)?
+            .into_runnable()
+            .map_err(invalid)?;
+        Ok(Model { kind, plan })
     }
 
-    /// Loads a model from the NNEF form made by [`onnx_to_nnef`]: it is already typed and
-    /// decluttered for the fixed input shape, so only tract's code generation runs (no ONNX
-    /// parsing, type analysis or decluttering).
-    ///
-    /// Measured as a cold-start lever (BENCHMARKS.md); the SDK still loads the verified ONNX
-    /// files. `expected_sha256` is the pinned hash of the NNEF file, checked like
-    /// [`Model::load`]'s.
-    pub fn load_nnef(kind: ModelKind, bytes: &[u8], expected_sha256: &str) -> Result<Model> {
-        check_sha256(&format!("{} (NNEF)", kind.name()), bytes, expected_sha256)?;
-        let invalid = |e: TractError| {
+    /// Loads `kind`'s NNEF form (made by [`onnx_to_nnef`]), verified against its pinned
+    /// sha256. It is already typed and decluttered for the fixed input shape, so only the
+    /// archive is read ([`read_nnef_proto`]) and tract's code generation runs.
+    pub fn load_nnef(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+        let Some(file) = kind.file(ModelFormat::Nnef) else {
+            return Err(Error::new(
+                ErrorCode::ModelInvalid,
+                format!("{} has no NNEF form (it runs on the backend)", kind.name()),
+            ));
+        };
+        check_sha256(file.name, bytes, file.sha256)?;
+        let invalid =
+            |e: TractError| Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", file.name));
+        let proto = read_nnef_proto(bytes).map_err(invalid)?;
+        let mut model = NNEF
+            .with(|nnef| nnef.model_for_proto_model(&proto))
+            .map_err(invalid)?;
+        model.optimize().map_err(invalid)?;
+        let plan = model.into_runnable().map_err(invalid)?;
+        Ok(Model { kind, plan })
+    }
+
+    /// [`Model::load_nnef`] as it read archives before the fast reader: a new tract
+    /// framework for every load and tract's own NNEF parser. Kept for the benchmarks' side
+    /// by side comparison (BENCHMARKS.md); the SDK never uses it.
+    #[doc(hidden)]
+    pub fn load_nnef_with_tract_reader(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+        let file = kind.file(ModelFormat::Nnef).ok_or_else(|| {
             Error::new(
                 ErrorCode::ModelInvalid,
-                format!("{} (NNEF): {e}", kind.name()),
+                format!("{} has no NNEF form", kind.name()),
             )
-        };
+        })?;
+        check_sha256(file.name, bytes, file.sha256)?;
+        let invalid =
+            |e: TractError| Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", file.name));
         let mut model = nnef_framework()
             .model_for_read(&mut std::io::Cursor::new(bytes))
             .map_err(invalid)?;
@@ -324,9 +516,14 @@ mod tests {
             .iter()
             .chain([&ModelKind::FaceDescriptor])
         {
-            let bytes = std::fs::read(dir.join(kind.file_name())).unwrap();
-            assert_eq!(bytes.len() as u64, kind.byte_len(), "{}", kind.file_name());
-            assert_eq!(sha256_hex(&bytes), kind.sha256(), "{}", kind.file_name());
+            for format in [ModelFormat::Onnx, ModelFormat::Nnef] {
+                let Some(file) = kind.file(format) else {
+                    continue;
+                };
+                let bytes = std::fs::read(dir.join(file.name)).unwrap();
+                assert_eq!(bytes.len() as u64, file.byte_len, "{}", file.name);
+                assert_eq!(sha256_hex(&bytes), file.sha256, "{}", file.name);
+            }
         }
     }
 }

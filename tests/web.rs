@@ -19,23 +19,27 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const ASTRONAUT: &[u8] = include_bytes!("data/astronaut.png");
 const NATIVE_REFERENCE: &str = include_str!(".generated/native-reference.json");
+/// The NNEF forms, which the browser build loads (`ModelFormat::LOADED`).
 const MODELS: [(&str, &[u8]); 5] = [
     (
         "face_detector",
-        include_bytes!("../models/face_detection_short_range.onnx"),
+        include_bytes!("../models/face_detection_short_range.nnef.tar"),
     ),
-    ("face_mesh", include_bytes!("../models/face_landmark.onnx")),
+    (
+        "face_mesh",
+        include_bytes!("../models/face_landmark.nnef.tar"),
+    ),
     (
         "antispoof",
-        include_bytes!("../models/human_antispoof.onnx"),
+        include_bytes!("../models/human_antispoof.nnef.tar"),
     ),
     (
         "mask_classifier",
-        include_bytes!("../models/face_mask_detector.onnx"),
+        include_bytes!("../models/face_mask_detector.nnef.tar"),
     ),
     (
         "palm_detector",
-        include_bytes!("../models/mphands_palm_detection_lite.onnx"),
+        include_bytes!("../models/mphands_palm_detection_lite.nnef.tar"),
     ),
 ];
 

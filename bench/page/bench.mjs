@@ -2,7 +2,7 @@
 // numbers; bench/run.mjs calls them in turn (headless Chromium) and prints the tables.
 // No timing is judged here: these are measurements, not tests.
 import * as ort from "/ort/ort.wasm.min.mjs";
-import { lf, start, frames, stats, timeRuns, pipeline, fetchBytes, nnefManifest, WIDTH, HEIGHT } from "./lf.mjs";
+import { lf, start, frames, stats, timeRuns, pipeline, fetchBytes, WIDTH, HEIGHT } from "./lf.mjs";
 import { Peer } from "./peer.mjs";
 
 // The peer runs one thread with SIMD: the same budget as liveform's single-threaded wasm.
@@ -14,17 +14,16 @@ ort.env.wasm.wasmPaths = "/ort/";
 const COMPARED = ["face_detector", "face_mesh", "antispoof", "mask_classifier", "palm_detector"];
 const STAGES = ["detect", "mesh", "pose_eyes", "quality", "regions", "mask", "palm", "antispoof", "analyze_light", "analyze_full"];
 
-let S = null; // { checker, frames, peer, format }
-// ?format=nnef: the package has no ONNX loader; every model is loaded from its NNEF form.
-const FORMAT = new URLSearchParams(location.search).get("format") || "onnx";
+let S = null; // { checker, frames, peer }
 
 async function setup() {
-  const { checker, times } = await start(undefined, await nnefManifest(FORMAT));
+  const { checker, times } = await start();
   const fr = await frames(checker);
-  const files = Object.fromEntries(lf.modelFiles().map((m) => [m.name, m.file]));
+  // The peer loads the ONNX files the NNEF forms were converted from.
+  const files = Object.fromEntries(lf.modelFiles().map((m) => [m.name, m.source]));
   const peer = await Peer.create(ort, (f) => fetchBytes(`/models/${f}`), COMPARED.map((n) => [n, files[n]]));
   S = { checker, frames: fr, peer };
-  return { times, format: FORMAT, peerStart: peer.startMs, crossOriginIsolated: self.crossOriginIsolated, version: lf.version() };
+  return { times, peerStart: peer.startMs, crossOriginIsolated: self.crossOriginIsolated, version: lf.version() };
 }
 
 /** Every stage on every frame: per-run ms. */
@@ -139,7 +138,7 @@ async function pipelineWorker(mode, n) {
     w.onmessage = (e) => (e.data.error ? fail(new Error(e.data.error)) : ok(e.data));
   });
   let r = reply();
-  w.postMessage({ cmd: "init", mode, format: FORMAT });
+  w.postMessage({ cmd: "init", mode });
   const ready = await r;
   const out = { workerStart: ready.times };
   for (const { name, frame } of S.frames) {
@@ -184,22 +183,26 @@ async function seal(n) {
 }
 
 /**
- * Model loading in this (warm) page: ONNX (sha256, parse, analyse, declutter, optimise) vs
- * the offline NNEF form (sha256, parse, optimise), when /nnef/nnef.json exists; ms per load.
+ * Model loading in this (warm) page: sha256, archive read, tract's code generation; ms per
+ * load, with the archive read by liveform's reader ("nnef") and, alternating, as before it
+ * ("tract reader": a new framework per load and tract's parser).
  */
 async function loads(n) {
-  const res = await fetch("/nnef/nnef.json");
-  const nnef = res.ok ? await res.json() : null;
   const out = {};
   for (const m of lf.modelFiles()) {
-    const onnx = await fetchBytes(`/models/${m.file}`);
-    if (FORMAT === "onnx") out[`${m.name}/onnx`] = stats(await timeRuns(() => S.checker.loadModel(m.name, onnx), n, 1));
-    if (nnef && nnef[m.name]) {
-      const b = await fetchBytes(`/nnef/${nnef[m.name].file}`);
-      out[`${m.name}/nnef`] = stats(await timeRuns(() => lf.benchLoadNnef(S.checker, m.name, b, nnef[m.name].sha256), n, 1));
-      // Leave the model of the page's own format in place for the other measurements.
-      if (FORMAT === "onnx") S.checker.loadModel(m.name, onnx);
+    const b = await fetchBytes(`/models/${m.file}`);
+    const ours = [], theirs = [];
+    for (let i = 0; i < n + 1; i++) {
+      let t = performance.now();
+      lf.benchLoadTractReader(S.checker, m.name, b);
+      const a = performance.now() - t;
+      t = performance.now();
+      S.checker.loadModel(m.name, b);
+      const c = performance.now() - t;
+      if (i > 0) { theirs.push(a); ours.push(c); } // the first pair warms up
     }
+    out[`${m.name}/nnef`] = stats(ours);
+    out[`${m.name}/tract reader`] = stats(theirs);
   }
   return out;
 }

@@ -5,14 +5,13 @@
 //   "worker"  — the tracker in a module Worker; the main thread only grabs and posts, one
 //               frame in flight, frames arriving while the worker is busy are skipped.
 // Returns frames analysed per second and the main thread's time per frame.
-import { lf, start, stats, pipeline, nnefManifest } from "./lf.mjs";
+import { lf, start, stats, pipeline } from "./lf.mjs";
 
 const video = document.getElementById("video");
 let S = null;
-const FORMAT = new URLSearchParams(location.search).get("format") || "onnx";
 
 async function setup() {
-  const { checker } = await start(undefined, await nnefManifest(FORMAT));
+  const { checker } = await start();
   const camera = await lf.Camera.start(video, null);
   S = { checker, camera };
 }
@@ -30,7 +29,7 @@ async function capture(mode, seconds) {
   let run;
   if (mode === "worker") {
     worker = new Worker(new URL("./worker.mjs", import.meta.url), { type: "module" });
-    await new Promise((ok) => { worker.onmessage = ok; worker.postMessage({ cmd: "init", mode: "tracker", format: FORMAT }); });
+    await new Promise((ok) => { worker.onmessage = ok; worker.postMessage({ cmd: "init", mode: "tracker" }); });
     worker.onmessage = (e) => { busy = false; inWorker.push(e.data.ms); analysed++; };
   } else if (mode === "flow") {
     const flow = new lf.CaptureFlow();

@@ -30,17 +30,16 @@ async function liveform(rgba, names) {
   let t = performance.now();
   const t0 = t;
   const mark = (k) => { const n = performance.now(); steps[k] = n - t; t = n; };
-  const { default: init, Checker, modelFiles, benchLoadNnef } = await import(`${base}/pkg/liveform.js`);
+  const { default: init, Checker, modelFiles, benchLoadTractReader } = await import(`${base}/pkg/liveform.js`);
   mark("import");
   await init();
   mark("instantiate");
   const checker = new Checker();
-  // NNEF: the models pre-converted offline (typed, decluttered), listed in /nnef/nnef.json.
-  const nnef = q.get("format") === "nnef" ? await (await fetch("/nnef/nnef.json")).json() : null;
   for (const m of modelFiles().filter((m) => names.includes(m.name))) {
-    const b = await bytes(nnef ? `/nnef/${nnef[m.name].file}` : `${base}/models/${m.file}`);
+    const b = await bytes(`${base}/models/${m.file}`);
     mark(`fetch ${m.name}`);
-    if (nnef) benchLoadNnef(checker, m.name, b, nnef[m.name].sha256);
+    // ?reader=tract: the archive read as before the fast reader (the A side).
+    if (q.get("reader") === "tract") benchLoadTractReader(checker, m.name, b);
     else checker.loadModel(m.name, b);
     mark(`load ${m.name}`);
   }

@@ -15,17 +15,12 @@ export async function fetchBytes(url) {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-/** The NNEF manifest ({ name: { file, sha256 } }) when the page runs with ?format=nnef. */
-export async function nnefManifest(format) {
-  return format === "nnef" ? await (await fetch("/nnef/nnef.json")).json() : null;
-}
-
 /**
  * Instantiates the wasm and loads `names` (default: every precheck model) into a Checker,
- * from the ONNX files, or from their NNEF forms when `nnef` (the manifest) is given.
- * Returns the checker and the time of each step in ms.
+ * from the files modelFiles() names (the NNEF forms). Returns the checker and the time of
+ * each step in ms.
  */
-export async function start(names, nnef = null) {
+export async function start(names) {
   const times = {};
   let t = performance.now();
   await init();
@@ -36,11 +31,10 @@ export async function start(names, nnef = null) {
   times.load = {};
   for (const m of wanted) {
     t = performance.now();
-    const bytes = await fetchBytes(nnef ? `/nnef/${nnef[m.name].file}` : `/models/${m.file}`);
+    const bytes = await fetchBytes(`/models/${m.file}`);
     times.fetch += performance.now() - t;
     t = performance.now();
-    if (nnef) lf.benchLoadNnef(checker, m.name, bytes, nnef[m.name].sha256);
-    else checker.loadModel(m.name, bytes);
+    checker.loadModel(m.name, bytes);
     times.load[m.name] = performance.now() - t;
   }
   return { checker, times };

@@ -1,7 +1,7 @@
 // The bench page's module Worker: the same pipeline as on the main thread (lf.mjs), run off
-// the main thread. Messages: {cmd: "init", mode, format} → {times}; {cmd: "reset"} → {};
+// the main thread. Messages: {cmd: "init", mode} → {times}; {cmd: "reset"} → {};
 // {cmd: "frame", rgba} → {ms, r} (ms: the pipeline's time inside the worker).
-import { start, pipeline, nnefManifest } from "./lf.mjs";
+import { start, pipeline } from "./lf.mjs";
 
 let checker = null;
 let mode = "tracker";
@@ -12,7 +12,7 @@ self.onmessage = async (e) => {
     const m = e.data;
     if (m.cmd === "init") {
       mode = m.mode;
-      const s = await start(undefined, await nnefManifest(m.format));
+      const s = await start();
       checker = s.checker;
       run = pipeline(checker, mode);
       self.postMessage({ times: s.times });

@@ -396,12 +396,17 @@ async fn static_files_and_security_headers() {
         r.headers()["content-type"],
         "text/javascript; charset=utf-8"
     );
-    let r = get("/models/face_detection_short_range.onnx").await;
+    // The form the browser loads.
+    let nnef = liveform::model::ModelKind::FaceDetector
+        .file(liveform::model::ModelFormat::Nnef)
+        .unwrap();
+    assert_eq!(nnef.name, "face_detection_short_range.nnef.tar");
+    let r = get("/models/face_detection_short_range.nnef.tar").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/octet-stream");
     assert_eq!(
         liveform::model::sha256_hex(&r.bytes().await.unwrap()),
-        liveform::model::ModelKind::FaceDetector.sha256()
+        nnef.sha256
     );
     for path in [
         "/../Cargo.toml",

@@ -32,14 +32,16 @@ pub struct Models {
 }
 
 impl Models {
-    /// Verifies and loads one model into its slot.
+    /// Verifies and loads one model into its slot, from the file of the form this build
+    /// loads ([`crate::model::ModelFormat::LOADED`]: NNEF in the browser, ONNX natively).
     pub fn load(&mut self, kind: ModelKind, bytes: &[u8]) -> Result<()> {
         let model = Model::load(kind, bytes)?;
         *self.slot(kind) = Some(model);
         Ok(())
     }
 
-    /// Puts an already loaded model into its slot (e.g. one from [`Model::load_nnef`]).
+    /// Puts an already loaded model into its slot (e.g. one from [`Model::load_nnef`] in a
+    /// native build).
     pub fn insert(&mut self, model: Model) {
         let kind = model.kind();
         *self.slot(kind) = Some(model);

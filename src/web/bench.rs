@@ -185,16 +185,17 @@ pub fn bench_seal(public_key: &str, bytes: &[u8]) -> Result<usize, JsValue> {
     Ok(sealed.len())
 }
 
-/// Loads model `name` from its NNEF form (see `liveform::model::onnx_to_nnef`), checked
-/// against `sha256`, into the checker in place of the ONNX one: the cold-start lever.
-#[wasm_bindgen(js_name = benchLoadNnef)]
-pub fn bench_load_nnef(
+/// Loads model `name` (its NNEF form) into the checker the way it was read before the fast
+/// archive reader (a new tract framework per load, tract's own parser): the A side of the
+/// cold-start comparison in BENCHMARKS.md.
+#[wasm_bindgen(js_name = benchLoadTractReader)]
+pub fn bench_load_tract_reader(
     checker: &mut Checker,
     name: &str,
     bytes: &[u8],
-    sha256: &str,
 ) -> Result<(), JsValue> {
-    let model = crate::model::Model::load_nnef(kind(name)?, bytes, sha256).map_err(js_error)?;
+    let model =
+        crate::model::Model::load_nnef_with_tract_reader(kind(name)?, bytes).map_err(js_error)?;
     checker.models.insert(model);
     Ok(())
 }

@@ -12,7 +12,7 @@ pub mod upload;
 
 use crate::error::{Error, ErrorCode};
 use crate::frame::FrameView;
-use crate::model::ModelKind;
+use crate::model::{ModelFormat, ModelKind};
 use crate::policy::{self, Policy};
 use crate::vision::{self, AnalyzeOptions, Models};
 use serde::Serialize;
@@ -41,7 +41,8 @@ pub fn version() -> String {
     crate::VERSION.to_string()
 }
 
-/// The models the SDK uses: `[{ name, file, sha256, bytes }]`, for the page to fetch.
+/// The models the SDK uses, in the form the browser loads (NNEF, `models/*.nnef.tar`):
+/// `[{ name, file, sha256, bytes, guidance, source }]`, for the page to fetch.
 #[wasm_bindgen(js_name = modelFiles)]
 pub fn model_files() -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
@@ -52,16 +53,22 @@ pub fn model_files() -> Result<JsValue, JsValue> {
         bytes: u64,
         /// Needed for the first guidance (load first).
         guidance: bool,
+        /// The ONNX file this form was converted from (what another engine would load).
+        source: &'static str,
     }
     // The 1:1 match (descriptor) runs on the backend only.
     let list: Vec<Entry> = ModelKind::PRECHECKS
         .iter()
-        .map(|k| Entry {
-            name: k.name(),
-            file: k.file_name(),
-            sha256: k.sha256(),
-            bytes: k.byte_len(),
-            guidance: ModelKind::GUIDANCE.contains(k),
+        .filter_map(|k| {
+            let file = k.file(ModelFormat::LOADED)?;
+            Some(Entry {
+                name: k.name(),
+                file: file.name,
+                sha256: file.sha256,
+                bytes: file.byte_len,
+                guidance: ModelKind::GUIDANCE.contains(k),
+                source: k.file_name(),
+            })
         })
         .collect();
     to_js(&list)

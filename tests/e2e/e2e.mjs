@@ -127,7 +127,7 @@ test("classifiers loading late: guidance starts without them, nothing is capture
     let release;
     const held = new Promise((ok) => { release = ok; });
     let palmServed = false;
-    await page.route("**/models/mphands_palm_detection_lite.onnx", async (route) => {
+    await page.route("**/models/mphands_palm_detection_lite.nnef.tar", async (route) => {
       await held;
       palmServed = true;
       await route.continue();
