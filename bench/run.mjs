@@ -100,10 +100,10 @@ async function main() {
     // and V8's cache of compiled wasm code.
     if (run("cold")) {
       log(`cold start × ${COLD}`);
-      // "…, tract's reader": the same package loading the archives as before the fast reader.
+      // "…, tract's parser": the same package loading the archives as before the fast reader.
       const modes = [
-        ["guidance", "engine=liveform&models=guidance"], ["guidance, tract's reader", "engine=liveform&models=guidance&reader=tract"],
-        ["all", "engine=liveform&models=all"], ["all, tract's reader", "engine=liveform&models=all&reader=tract"],
+        ["guidance", "engine=liveform&models=guidance"], ["guidance, tract's parser", "engine=liveform&models=guidance&parser=tract"],
+        ["all", "engine=liveform&models=all"], ["all, tract's parser", "engine=liveform&models=all&parser=tract"],
         ["ort", "engine=ort"], ["guidance, returning visitor", "engine=liveform&models=guidance&cached=1", "returning"],
       ];
       R.cold = Object.fromEntries(modes.map(([k]) => [k, []]));

@@ -1,7 +1,7 @@
 //! Where an NNEF model load's time goes natively, phase by phase, read the way tract reads
-//! it (a new framework each time: its standard library parsed and registries built, then
-//! tract's nom parser) and the way liveform does (`read_nnef_proto`: the framework built
-//! once, the fast text reader). Then tract's translation to a typed graph, its code
+//! it (a new full framework each time: its standard library parsed and registries built,
+//! then tract's nom parser) and the way liveform does (`read_nnef_proto`: the fast text
+//! reader; liveform's reader-only framework is built once per thread). Then tract's translation to a typed graph, its code
 //! generation (`optimize`) and the runnable plan, which both share.
 //! `cargo run --profile bench --example load_phases [RUNS]` (medians of RUNS loads).
 
@@ -45,10 +45,7 @@ fn main() {
         let mut t: [Vec<f64>; 7] = Default::default();
         for _ in 0..runs {
             let mut framework = None;
-            t[0].push(ms(|| {
-                use tract_onnx_opl::WithOnnx;
-                framework = Some(tract_nnef::nnef().with_onnx());
-            }));
+            t[0].push(ms(|| framework = Some(tract_nnef::nnef())));
             let framework = framework.unwrap();
             t[1].push(ms(|| {
                 std::hint::black_box(

@@ -243,30 +243,35 @@ use onnx_rewrites::onnx_framework;
 /// The fast reader for tract's NNEF text (`graph.nnef`), with tract's parser behind it.
 pub mod nnef_text;
 
-/// tract's NNEF reader/writer with its core operators and the ONNX-specific ones.
-fn nnef_framework() -> tract_nnef::framework::Nnef {
-    use tract_onnx_opl::WithOnnx;
-    tract_nnef::nnef().with_onnx()
-}
+/// The operators the models are written with, registered for reading (the browser's wasm
+/// keeps only these).
+mod nnef_ops;
 
 thread_local! {
-    /// Built once per thread, not per load: making the framework parses tract's NNEF
-    /// standard library twice and builds its operator registries (~20 ms natively).
-    static NNEF: tract_nnef::framework::Nnef = nnef_framework();
+    /// Built once per thread, not per load: making a framework parses tract's NNEF standard
+    /// library and builds its operator registries (~20 ms natively for tract's full one).
+    static NNEF: tract_nnef::framework::Nnef = nnef_ops::reader_framework();
 }
 
-/// Reads an NNEF archive into tract's proto model. An archive of `graph.nnef` and tensor
-/// files (what [`onnx_to_nnef`] writes) is read here, its text by [`nnef_text`]; anything
-/// else (quantisation tables, sub-models, other resources) goes to tract's own reader.
+/// Reads an NNEF archive as [`onnx_to_nnef`] writes it — `graph.nnef` and tensor files —
+/// into tract's proto model, its text by [`nnef_text`]. Other content (quantisation tables,
+/// sub-models, other resources) is refused: the models this SDK loads have none.
 pub fn read_nnef_proto(bytes: &[u8]) -> TractResult<tract_nnef::ast::ProtoModel> {
-    match read_plain_nnef_archive(bytes)? {
-        Some(proto) => Ok(proto),
-        None => NNEF.with(|nnef| nnef.proto_model_for_read(&mut std::io::Cursor::new(bytes))),
-    }
+    read_nnef_archive(bytes, |text| match nnef_text::read_document(text) {
+        nnef_text::Outcome::Read(doc) => Ok(*doc),
+        nnef_text::Outcome::Unsupported => tract_nnef::ast::parse::parse_document(text),
+        nnef_text::Outcome::TooDeep => Err(TractError::msg(format!(
+            "graph.nnef nests deeper than {} levels",
+            nnef_text::MAX_DEPTH
+        ))),
+    })
 }
 
-/// The archive's text and tensors, or `None` when it holds anything else.
-fn read_plain_nnef_archive(bytes: &[u8]) -> TractResult<Option<tract_nnef::ast::ProtoModel>> {
+/// The archive's tensors, and its text read by `parse`.
+fn read_nnef_archive(
+    bytes: &[u8],
+    parse: impl FnOnce(&str) -> TractResult<tract_nnef::ast::Document>,
+) -> TractResult<tract_nnef::ast::ProtoModel> {
     use std::io::Read;
     use std::path::Path;
     use tract_nnef::ast::{Identifier, ProtoModel};
@@ -278,17 +283,13 @@ fn read_plain_nnef_archive(bytes: &[u8]) -> TractResult<Option<tract_nnef::ast::
         if kind.is_dir() {
             continue;
         }
-        if !kind.is_file() {
-            return Ok(None);
-        }
         let path = entry.path()?.into_owned();
         let path = path.strip_prefix("./").unwrap_or(&path).to_path_buf();
-        // tract skips dot-files on some platforms only: leave such archives to it.
-        let dotted = path
-            .components()
-            .any(|c| c.as_os_str().to_str().is_none_or(|c| c.starts_with('.')));
-        if dotted {
-            return Ok(None);
+        if !kind.is_file() {
+            return Err(TractError::msg(format!(
+                "{}: not a regular file in the archive",
+                path.display()
+            )));
         }
         if path == Path::new(tract_nnef::resource::GRAPH_NNEF_FILENAME) {
             let mut s = String::new();
@@ -300,30 +301,21 @@ fn read_plain_nnef_archive(bytes: &[u8]) -> TractResult<Option<tract_nnef::ast::
             let id = tract_nnef::resource::resource_path_to_id(&path)?;
             tensors.insert(Identifier(id), Arc::new(tensor));
         } else {
-            return Ok(None);
+            return Err(TractError::msg(format!(
+                "{}: not a part of a liveform model archive (graph.nnef and .dat tensors)",
+                path.display()
+            )));
         }
     }
-    let Some(text) = text else {
-        return Ok(None);
-    };
-    let doc = match nnef_text::read_document(&text) {
-        nnef_text::Outcome::Read(doc) => *doc,
-        nnef_text::Outcome::Unsupported => tract_nnef::ast::parse::parse_document(&text)?,
-        nnef_text::Outcome::TooDeep => {
-            return Err(TractError::msg(format!(
-                "graph.nnef nests deeper than {} levels",
-                nnef_text::MAX_DEPTH
-            )))
-        }
-    };
+    let text = text.ok_or_else(|| TractError::msg("the archive has no graph.nnef"))?;
     let proto = ProtoModel {
-        doc,
+        doc: parse(&text)?,
         tensors: tensors.into_iter().collect(),
         quantization: None,
         resources: Default::default(),
     };
     proto.validate()?;
-    Ok(Some(proto))
+    Ok(proto)
 }
 
 /// Converts a verified ONNX model to NNEF (a tar archive): typed and decluttered for the
@@ -349,7 +341,9 @@ pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
         .map_err(invalid)?
         .into_decluttered()
         .map_err(invalid)?;
-    NNEF.with(|nnef| nnef.write_to_tar_with_config(&typed, Vec::new(), false, true))
+    // tract's full framework: the writers of every operator.
+    tract_nnef::nnef()
+        .write_to_tar_with_config(&typed, Vec::new(), false, true)
         .map_err(invalid)
 }
 
@@ -421,11 +415,12 @@ impl Model {
         Ok(Model { kind, plan })
     }
 
-    /// [`Model::load_nnef`] as it read archives before the fast reader: a new tract
-    /// framework for every load and tract's own NNEF parser. Kept for the benchmarks' side
-    /// by side comparison (BENCHMARKS.md); the SDK never uses it.
+    /// [`Model::load_nnef`] with the archive's text parsed by tract's own parser and the
+    /// framework built for this load, as before the fast reader (the framework is the
+    /// reader-only one, so that this adds no operator to the wasm). Kept for the benchmarks'
+    /// side by side comparison (BENCHMARKS.md); the SDK never uses it.
     #[doc(hidden)]
-    pub fn load_nnef_with_tract_reader(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+    pub fn load_nnef_with_tract_parser(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
         let file = kind.file(ModelFormat::Nnef).ok_or_else(|| {
             Error::new(
                 ErrorCode::ModelInvalid,
@@ -435,9 +430,10 @@ impl Model {
         check_sha256(file.name, bytes, file.sha256)?;
         let invalid =
             |e: TractError| Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", file.name));
-        let mut model = nnef_framework()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(invalid)?;
+        let framework = nnef_ops::reader_framework();
+        let proto =
+            read_nnef_archive(bytes, tract_nnef::ast::parse::parse_document).map_err(invalid)?;
+        let mut model = framework.model_for_proto_model(&proto).map_err(invalid)?;
         model.optimize().map_err(invalid)?;
         let plan = model.into_runnable().map_err(invalid)?;
         Ok(Model { kind, plan })

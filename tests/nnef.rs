@@ -18,9 +18,9 @@ fn nnef_bytes(kind: ModelKind) -> Vec<u8> {
     std::fs::read(root().join("models").join(file.name)).expect("NNEF file")
 }
 
+/// tract's full NNEF framework, the reference reader.
 fn tract_framework() -> tract_nnef::framework::Nnef {
-    use tract_onnx_opl::WithOnnx;
-    tract_nnef::nnef().with_onnx()
+    tract_nnef::nnef()
 }
 
 #[test]
@@ -118,4 +118,20 @@ fn wrong_hash_or_damaged_archive_is_a_typed_error() {
     for cut in [0, 100, 511, 512, 5000, good.len() / 2] {
         assert!(read_nnef_proto(&good[..cut]).is_err(), "cut at {cut}");
     }
+    // Anything but graph.nnef and tensors is refused, not handed to other readers.
+    let mut extra = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("graph.nnef", graph_text(&good)),
+        ("graph.quant", String::new()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        extra
+            .append_data(&mut header, name, data.as_bytes())
+            .unwrap();
+    }
+    let err = read_nnef_proto(&extra.into_inner().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("graph.quant"), "{err}");
 }

@@ -185,7 +185,7 @@ async function seal(n) {
 /**
  * Model loading in this (warm) page: sha256, archive read, tract's code generation; ms per
  * load, with the archive read by liveform's reader ("nnef") and, alternating, as before it
- * ("tract reader": a new framework per load and tract's parser).
+ * ("tract parser": a new framework per load and tract's parser).
  */
 async function loads(n) {
   const out = {};
@@ -194,7 +194,7 @@ async function loads(n) {
     const ours = [], theirs = [];
     for (let i = 0; i < n + 1; i++) {
       let t = performance.now();
-      lf.benchLoadTractReader(S.checker, m.name, b);
+      lf.benchLoadTractParser(S.checker, m.name, b);
       const a = performance.now() - t;
       t = performance.now();
       S.checker.loadModel(m.name, b);
@@ -202,7 +202,7 @@ async function loads(n) {
       if (i > 0) { theirs.push(a); ours.push(c); } // the first pair warms up
     }
     out[`${m.name}/nnef`] = stats(ours);
-    out[`${m.name}/tract reader`] = stats(theirs);
+    out[`${m.name}/tract parser`] = stats(theirs);
   }
   return out;
 }

@@ -30,7 +30,7 @@ async function liveform(rgba, names) {
   let t = performance.now();
   const t0 = t;
   const mark = (k) => { const n = performance.now(); steps[k] = n - t; t = n; };
-  const { default: init, Checker, modelFiles, benchLoadTractReader } = await import(`${base}/pkg/liveform.js`);
+  const { default: init, Checker, modelFiles, benchLoadTractParser } = await import(`${base}/pkg/liveform.js`);
   mark("import");
   await init();
   mark("instantiate");
@@ -38,8 +38,8 @@ async function liveform(rgba, names) {
   for (const m of modelFiles().filter((m) => names.includes(m.name))) {
     const b = await bytes(`${base}/models/${m.file}`);
     mark(`fetch ${m.name}`);
-    // ?reader=tract: the archive read as before the fast reader (the A side).
-    if (q.get("reader") === "tract") benchLoadTractReader(checker, m.name, b);
+    // ?parser=tract: the text parsed by tract, a framework per load, as before (the A side).
+    if (q.get("parser") === "tract") benchLoadTractParser(checker, m.name, b);
     else checker.loadModel(m.name, b);
     mark(`load ${m.name}`);
   }
