@@ -1,9 +1,10 @@
 //! Where an NNEF model load's time goes natively, phase by phase, read the way tract reads
 //! it (a new full framework each time: its standard library parsed and registries built,
 //! then tract's nom parser) and the way liveform does (`read_nnef_proto`: the fast text
-//! reader; liveform's reader-only framework is built once per thread). Then tract's translation to a typed graph, its code
-//! generation (`optimize`) and the runnable plan, which both share.
-//! `cargo run --profile bench --example load_phases [RUNS]` (medians of RUNS loads).
+//! reader; liveform's reader-only framework is built once per thread). Then tract's
+//! translation to a typed graph, its code generation (`optimize`) and the runnable plan,
+//! which both share. `cargo run --example load_phases [RUNS]` (medians of RUNS loads; the
+//! dev profile builds tract at opt-level 3, where the time is spent).
 
 use liveform::model::{read_nnef_proto, Model, ModelFormat, ModelKind};
 use std::path::PathBuf;
