@@ -318,6 +318,14 @@ fn read_nnef_archive(
     Ok(proto)
 }
 
+/// Reads an ONNX model (with the operator rewrites) for `kind`'s fixed input shape.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_onnx(kind: ModelKind, onnx: &[u8]) -> TractResult<tract_onnx::prelude::InferenceModel> {
+    onnx_framework()
+        .model_for_read(&mut std::io::Cursor::new(onnx))?
+        .with_input_fact(0, f32::fact(kind.input_shape()).into())
+}
+
 /// Converts a verified ONNX model to NNEF (a tar archive): typed and decluttered for the
 /// model's fixed input shape, written deterministically (same bytes for the same input).
 /// Run offline (natively: `cargo run --example nnef_convert`); [`Model::load_nnef`] loads
@@ -332,14 +340,8 @@ pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
         )
     };
     use tract_onnx::prelude::InferenceModelExt;
-    let typed = onnx_framework()
-        .model_for_read(&mut std::io::Cursor::new(onnx))
-        .map_err(invalid)?
-        .with_input_fact(0, f32::fact(kind.input_shape()).into())
-        .map_err(invalid)?
-        .into_typed()
-        .map_err(invalid)?
-        .into_decluttered()
+    let typed = read_onnx(kind, onnx)
+        .and_then(|model| model.into_typed()?.into_decluttered())
         .map_err(invalid)?;
     // tract's full framework: the writers of every operator.
     tract_nnef::nnef()
@@ -381,14 +383,8 @@ impl Model {
             )
         };
         use tract_onnx::prelude::InferenceModelExt;
-        let plan = onnx_framework()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(invalid)?
-            .with_input_fact(0, f32::fact(kind.input_shape()).into())
-            .map_err(invalid)?
-            .into_optimized()
-            .map_err(invalid)?
-            .into_runnable()
+        let plan = read_onnx(kind, bytes)
+            .and_then(|model| model.into_optimized()?.into_runnable())
             .map_err(invalid)?;
         Ok(Model { kind, plan })
     }

@@ -145,6 +145,26 @@ impl<'s> Reader<'s> {
         self.depth -= 1;
     }
 
+    /// Items separated by commas up to `close` (the opening bracket already consumed), in
+    /// the lists where tract allows spaces before the closing one (all but a value's `()`
+    /// and `[]`, see [`Reader::rvalues`]).
+    fn list<T>(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        let mut items = Vec::new();
+        if self.peek() != Some(close) {
+            loop {
+                items.push(item(self)?);
+                if !self.eat(",") {
+                    break;
+                }
+            }
+        }
+        if self.peek() != Some(close) {
+            return unsupported();
+        }
+        self.pos += 1;
+        Ok(items)
+    }
+
     /// `"…"` or `'…'`; a backslash takes the next character as it is; neither quote may
     /// appear unescaped inside (tract's rule).
     fn string(&mut self) -> R<String> {
@@ -279,17 +299,7 @@ impl<'s> Reader<'s> {
         self.nest()?;
         let single = if self.peek() == Some(b'(') {
             self.pos += 1;
-            let mut items = Vec::new();
-            if self.peek() != Some(b')') {
-                loop {
-                    items.push(self.type_spec()?);
-                    if !self.eat(",") {
-                        break;
-                    }
-                }
-            }
-            self.expect(")")?;
-            TypeSpec::Tuple(items)
+            TypeSpec::Tuple(self.list(b')', Self::type_spec)?)
         } else if self.keyword("tensor") {
             self.expect("<")?;
             let name = self.type_name()?;
@@ -455,27 +465,13 @@ impl<'s> Reader<'s> {
     fn lvalue_item(&mut self) -> R<LValue> {
         self.nest()?;
         let item = match self.peek() {
-            Some(open @ (b'[' | b'(')) => {
+            Some(b'[') => {
                 self.pos += 1;
-                let close = if open == b'[' { b']' } else { b')' };
-                let mut items = Vec::new();
-                if self.peek() != Some(close) {
-                    loop {
-                        items.push(self.lvalue_item()?);
-                        if !self.eat(",") {
-                            break;
-                        }
-                    }
-                }
-                if self.peek() != Some(close) {
-                    return unsupported();
-                }
+                LValue::Array(self.list(b']', Self::lvalue_item)?)
+            }
+            Some(b'(') => {
                 self.pos += 1;
-                if open == b'[' {
-                    LValue::Array(items)
-                } else {
-                    LValue::Tuple(items)
-                }
+                LValue::Tuple(self.list(b')', Self::lvalue_item)?)
             }
             _ => LValue::Identifier(self.identifier()?),
         };
@@ -518,27 +514,13 @@ impl<'s> Reader<'s> {
 
     fn literal_expr(&mut self) -> R<Literal> {
         match self.peek() {
-            Some(open @ (b'[' | b'(')) => {
+            Some(b'[') => {
                 self.pos += 1;
-                let close = if open == b'[' { b']' } else { b')' };
-                let mut items = Vec::new();
-                if self.peek() != Some(close) {
-                    loop {
-                        items.push(self.literal()?);
-                        if !self.eat(",") {
-                            break;
-                        }
-                    }
-                }
-                if self.peek() != Some(close) {
-                    return unsupported();
-                }
+                Ok(Literal::Array(self.list(b']', Self::literal)?))
+            }
+            Some(b'(') => {
                 self.pos += 1;
-                Ok(if open == b'[' {
-                    Literal::Array(items)
-                } else {
-                    Literal::Tuple(items)
-                })
+                Ok(Literal::Tuple(self.list(b')', Self::literal)?))
             }
             _ => self.literal(),
         }
@@ -559,46 +541,32 @@ impl<'s> Reader<'s> {
             None
         };
         self.expect("(")?;
-        let mut parameters = Vec::new();
-        if self.peek() != Some(b')') {
-            loop {
-                let id = self.identifier()?;
-                self.expect(":")?;
-                let spec = self.type_spec()?;
-                let lit = if self.eat("=") {
-                    Some(self.literal_expr()?)
-                } else {
-                    None
-                };
-                parameters.push(Parameter {
-                    id,
-                    spec,
-                    lit,
-                    doc: None,
-                });
-                if !self.eat(",") {
-                    break;
-                }
-            }
-        }
-        self.expect(")")?;
+        let parameters = self.list(b')', |r| {
+            let id = r.identifier()?;
+            r.expect(":")?;
+            let spec = r.type_spec()?;
+            let lit = if r.eat("=") {
+                Some(r.literal_expr()?)
+            } else {
+                None
+            };
+            Ok(Parameter {
+                id,
+                spec,
+                lit,
+                doc: None,
+            })
+        })?;
         self.expect("->")?;
         self.expect("(")?;
-        let mut results = Vec::new();
-        if self.peek() != Some(b')') {
-            loop {
-                let id = self.identifier()?;
-                self.expect(":")?;
-                results.push(Result_ {
-                    id,
-                    spec: self.type_spec()?,
-                });
-                if !self.eat(",") {
-                    break;
-                }
-            }
-        }
-        self.expect(")")?;
+        let results = self.list(b')', |r| {
+            let id = r.identifier()?;
+            r.expect(":")?;
+            Ok(Result_ {
+                id,
+                spec: r.type_spec()?,
+            })
+        })?;
         let body = if self.eat(";") {
             None
         } else {
@@ -617,17 +585,7 @@ impl<'s> Reader<'s> {
 
     fn identifier_list(&mut self) -> R<Vec<Identifier>> {
         self.expect("(")?;
-        let mut ids = Vec::new();
-        if self.peek() != Some(b')') {
-            loop {
-                ids.push(self.identifier()?);
-                if !self.eat(",") {
-                    break;
-                }
-            }
-        }
-        self.expect(")")?;
-        Ok(ids)
+        self.list(b')', Self::identifier)
     }
 
     fn document(&mut self) -> R<Document> {
