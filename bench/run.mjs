@@ -142,7 +142,7 @@ async function main() {
     }
     if (run("worker")) { log("pipeline tracker (worker)"); R.worker = await page.evaluate((n) => window.bench.pipelineWorker("tracker", n), 3 * RUNS); }
     if (run("profile")) { log("profile by operator"); R.profile = await page.evaluate((n) => window.bench.profile(n), 10); }
-    if (run("loads")) { log("model loading (ONNX vs NNEF)"); R.loads = await page.evaluate((n) => window.bench.loads(n), 5); }
+    if (run("loads")) { log("model loading (tract's parser vs liveform's reader)"); R.loads = await page.evaluate((n) => window.bench.loads(n), 5); }
     if (run("seal")) { log("seal"); R.seal = await page.evaluate((n) => window.bench.seal(n), Math.max(10, RUNS / 2)); }
     const y4m = run("capture") ? Uint8Array.from(await page.evaluate(() => window.bench.y4m())) : null;
     await browser.close();

@@ -393,6 +393,31 @@ impl Model {
     /// sha256. It is already typed and decluttered for the fixed input shape, so only the
     /// archive is read ([`read_nnef_proto`]) and tract's code generation runs.
     pub fn load_nnef(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+        Model::load_nnef_through(kind, bytes, |bytes| {
+            let proto = read_nnef_proto(bytes)?;
+            NNEF.with(|nnef| nnef.model_for_proto_model(&proto))
+        })
+    }
+
+    /// [`Model::load_nnef`] with the archive's text parsed by tract's own parser and the
+    /// framework built for this load, as before the fast reader (the framework is the
+    /// reader-only one, so that this adds no operator to the wasm). Kept for the benchmarks'
+    /// side by side comparison (BENCHMARKS.md); the SDK never uses it.
+    #[doc(hidden)]
+    pub fn load_nnef_with_tract_parser(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+        Model::load_nnef_through(kind, bytes, |bytes| {
+            let proto = read_nnef_archive(bytes, tract_nnef::ast::parse::parse_document)?;
+            nnef_ops::reader_framework().model_for_proto_model(&proto)
+        })
+    }
+
+    /// Checks `bytes` against `kind`'s pinned NNEF file, makes the typed graph with
+    /// `translate`, then runs tract's code generation.
+    fn load_nnef_through(
+        kind: ModelKind,
+        bytes: &[u8],
+        translate: impl FnOnce(&[u8]) -> TractResult<TypedModel>,
+    ) -> Result<Model> {
         let Some(file) = kind.file(ModelFormat::Nnef) else {
             return Err(Error::new(
                 ErrorCode::ModelInvalid,
@@ -402,34 +427,7 @@ impl Model {
         check_sha256(file.name, bytes, file.sha256)?;
         let invalid =
             |e: TractError| Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", file.name));
-        let proto = read_nnef_proto(bytes).map_err(invalid)?;
-        let mut model = NNEF
-            .with(|nnef| nnef.model_for_proto_model(&proto))
-            .map_err(invalid)?;
-        model.optimize().map_err(invalid)?;
-        let plan = model.into_runnable().map_err(invalid)?;
-        Ok(Model { kind, plan })
-    }
-
-    /// [`Model::load_nnef`] with the archive's text parsed by tract's own parser and the
-    /// framework built for this load, as before the fast reader (the framework is the
-    /// reader-only one, so that this adds no operator to the wasm). Kept for the benchmarks'
-    /// side by side comparison (BENCHMARKS.md); the SDK never uses it.
-    #[doc(hidden)]
-    pub fn load_nnef_with_tract_parser(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
-        let file = kind.file(ModelFormat::Nnef).ok_or_else(|| {
-            Error::new(
-                ErrorCode::ModelInvalid,
-                format!("{} has no NNEF form", kind.name()),
-            )
-        })?;
-        check_sha256(file.name, bytes, file.sha256)?;
-        let invalid =
-            |e: TractError| Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", file.name));
-        let framework = nnef_ops::reader_framework();
-        let proto =
-            read_nnef_archive(bytes, tract_nnef::ast::parse::parse_document).map_err(invalid)?;
-        let mut model = framework.model_for_proto_model(&proto).map_err(invalid)?;
+        let mut model = translate(bytes).map_err(invalid)?;
         model.optimize().map_err(invalid)?;
         let plan = model.into_runnable().map_err(invalid)?;
         Ok(Model { kind, plan })

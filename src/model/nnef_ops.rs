@@ -30,26 +30,28 @@ pub fn reader_framework() -> Nnef {
     }
 }
 
+/// The standard-library primitives the models use, with tract-nnef's loaders.
+const PRIMITIVES: [(&str, ToTract); 13] = [
+    ("external", deser::external),
+    ("variable", deser::variable),
+    ("reshape", deser::reshape),
+    ("transpose", deser::transpose),
+    ("concat", deser::concat),
+    ("slice", deser::slice),
+    ("squeeze", deser::squeeze),
+    ("unsqueeze", deser::unsqueeze),
+    ("pad", deser::pad),
+    ("matmul", deser::matmul),
+    ("conv", deser::conv),
+    ("softmax", deser::softmax),
+    ("box", deser::sum_pool),
+];
+
 /// tract's `tract_nnef` registry cut down to the standard-library operators the models use.
 fn standard_library() -> Registry {
     let mut registry = Registry::new("tract_nnef");
     let mut stdlib = tract_nnef::framework::stdlib();
-    let primitives: [(&str, ToTract); 13] = [
-        ("external", deser::external),
-        ("variable", deser::variable),
-        ("reshape", deser::reshape),
-        ("transpose", deser::transpose),
-        ("concat", deser::concat),
-        ("slice", deser::slice),
-        ("squeeze", deser::squeeze),
-        ("unsqueeze", deser::unsqueeze),
-        ("pad", deser::pad),
-        ("matmul", deser::matmul),
-        ("conv", deser::conv),
-        ("softmax", deser::softmax),
-        ("box", deser::sum_pool),
-    ];
-    for (id, load) in primitives {
+    for (id, load) in PRIMITIVES {
         // Every one of these is declared in tract's standard library (a unit test checks).
         if let Some(pos) = stdlib.iter().position(|f| f.decl.id.0 == id) {
             let decl = stdlib.remove(pos).decl;
@@ -158,21 +160,7 @@ mod tests {
     #[test]
     fn standard_library_declares_every_primitive_used() {
         let registry = super::standard_library();
-        for id in [
-            "external",
-            "variable",
-            "reshape",
-            "transpose",
-            "concat",
-            "slice",
-            "squeeze",
-            "unsqueeze",
-            "pad",
-            "matmul",
-            "conv",
-            "softmax",
-            "box",
-        ] {
+        for (id, _) in super::PRIMITIVES {
             assert!(
                 registry
                     .primitives
