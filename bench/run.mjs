@@ -96,8 +96,9 @@ async function main() {
   try {
     // Cold start, engines interleaved round by round, each in a fresh context (cold caches).
     // "returning": the same page opened a second time in one context, with the package and
-    // models served cacheable (/cached/…): what a returning visitor gets from the HTTP cache
-    // and V8's cache of compiled wasm code.
+    // models served cacheable (/cached/…: max-age; /revalidated/…: no-cache + ETag → 304, as
+    // liveform's server does): what a returning visitor gets from the HTTP cache and V8's
+    // cache of compiled wasm code.
     if (run("cold")) {
       log(`cold start × ${COLD}`);
       // "…, tract's parser": the same package loading the archives as before the fast reader.
@@ -105,6 +106,7 @@ async function main() {
         ["guidance", "engine=liveform&models=guidance"], ["guidance, tract's parser", "engine=liveform&models=guidance&parser=tract"],
         ["all", "engine=liveform&models=all"], ["all, tract's parser", "engine=liveform&models=all&parser=tract"],
         ["ort", "engine=ort"], ["guidance, returning visitor", "engine=liveform&models=guidance&cached=1", "returning"],
+        ["guidance, returning visitor, revalidated (304)", "engine=liveform&models=guidance&cached=revalidate", "returning"],
       ];
       R.cold = Object.fromEntries(modes.map(([k]) => [k, []]));
       for (let i = 0; i < COLD; i++) {

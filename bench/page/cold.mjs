@@ -1,12 +1,12 @@
 // Cold start, in a fresh browser context (nothing cached): from this script's start to the
 // first verdict on a 640×480 frame. ?engine=liveform&models=guidance|all, or ?engine=ort
 // (onnxruntime-web with the detector and mesh, to the first mesh); &cached=1 loads the package
-// and models from the server's cacheable mount (the returning visitor). Result on
-// window.coldResult.
+// and models from the server's cacheable mount, &cached=revalidate from its `no-cache` + ETag
+// mount (the returning visitor, two ways). Result on window.coldResult.
 import { Peer } from "./peer.mjs";
 
 const q = new URLSearchParams(location.search);
-const base = q.get("cached") === "1" ? "/cached" : "";
+const base = { 1: "/cached", revalidate: "/revalidated" }[q.get("cached")] ?? "";
 
 /** A 640×480 RGBA frame of the photo fitted on grey (the camera frame; made before timing). */
 async function cameraFrame(url) {

@@ -1,6 +1,7 @@
 //! Static files: the page (`www/` at `/`), the wasm-pack output (`pkg/` at `/pkg`) and the
 //! models (`models/` at `/models`), with the right MIME types (`application/wasm` for
-//! streaming compilation) and the security headers every response carries.
+//! streaming compilation), an `ETag` on every file so a returning browser revalidates with
+//! a 304 instead of downloading again, and the security headers every response carries.
 
 use std::path::{Path, PathBuf};
 
@@ -103,7 +104,12 @@ fn not_found() -> Response {
         .into_response()
 }
 
-async fn serve_from(root: Option<&Path>, rel: &str, cache: &'static str) -> Response {
+async fn serve_from(
+    root: Option<&Path>,
+    rel: &str,
+    cache: &'static str,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
     let (Some(root), Some(rel)) = (root, safe_relative(rel)) else {
         return not_found();
     };
@@ -111,24 +117,66 @@ async fn serve_from(root: Option<&Path>, rel: &str, cache: &'static str) -> Resp
     if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
         path.push("index.html");
     }
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, mime_type(&path)),
-                (header::CACHE_CONTROL, cache),
-            ],
-            bytes,
-        )
-            .into_response(),
+    let Ok(mut file) = tokio::fs::File::open(&path).await else {
+        return not_found();
+    };
+    let Ok(meta) = file.metadata().await else {
+        return not_found();
+    };
+    if !meta.is_file() {
+        return not_found();
+    }
+    let etag = entity_tag(&meta);
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(mime_type(&path)),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        (header::ETAG, etag.clone()),
+    ];
+    // A returning browser revalidates with the tag it holds; an unchanged file answers 304, so
+    // the browser keeps its copy and, for the wasm, V8's cached compiled code with it.
+    if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    match tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes).await {
+        Ok(_) => (StatusCode::OK, headers, bytes).into_response(),
         Err(_) => not_found(),
     }
+}
+
+/// A validator for a file as it is on disk, from its length and modification time (what a
+/// rebuild changes): `"<mtime ns hex>-<length hex>"`.
+pub fn entity_tag(meta: &std::fs::Metadata) -> HeaderValue {
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    // Hex digits and quotes always make a valid header value.
+    HeaderValue::from_str(&format!("\"{mtime_ns:x}-{:x}\"", meta.len()))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// Whether an `If-None-Match` header names `etag` (weak comparison, as RFC 9110 §13.1.2 asks
+/// for GET and HEAD), or is `*`.
+pub fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(list) = if_none_match.to_str() else {
+        return false;
+    };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let ours = opaque(etag.to_str().unwrap_or_default());
+    list.split(',')
+        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
 }
 
 /// Everything that is not another route: `/api/…` gets the API's JSON 404, the rest is the
 /// page from `www/`, `/pkg/…` and `/models/…`.
 pub async fn fallback(State(state): State<SharedState>, method: Method, req: Request) -> Response {
     let path = req.uri().path().to_owned();
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH);
     if path == "/api" || path.starts_with("/api/") {
         return ApiError::not_found("not_found", "no such API endpoint").into_response();
     }
@@ -141,13 +189,19 @@ pub async fn fallback(State(state): State<SharedState>, method: Method, req: Req
     }
     let dirs = &state.dirs;
     if let Some(rest) = path.strip_prefix("/pkg/") {
-        return serve_from(dirs.pkg.as_deref(), rest, "no-cache").await;
+        return serve_from(dirs.pkg.as_deref(), rest, "no-cache", if_none_match).await;
     }
     if let Some(rest) = path.strip_prefix("/models/") {
         // Models are verified by sha256 on load, so a cached copy is safe to keep.
-        return serve_from(dirs.models.as_deref(), rest, "public, max-age=86400").await;
+        return serve_from(
+            dirs.models.as_deref(),
+            rest,
+            "public, max-age=86400",
+            if_none_match,
+        )
+        .await;
     }
-    serve_from(dirs.www.as_deref(), &path, "no-cache").await
+    serve_from(dirs.www.as_deref(), &path, "no-cache", if_none_match).await
 }
 
 #[cfg(test)]
@@ -181,5 +235,18 @@ mod tests {
             "text/html; charset=utf-8"
         );
         assert_eq!(mime_type(Path::new("m.onnx")), "application/octet-stream");
+    }
+
+    #[test]
+    fn if_none_match_lists() {
+        let tag = HeaderValue::from_static("\"18c-2a\"");
+        let matches = |v: &'static str| etag_matches(&HeaderValue::from_static(v), &tag);
+        assert!(matches("\"18c-2a\""));
+        assert!(matches("W/\"18c-2a\""));
+        assert!(matches("\"x\", \"18c-2a\""));
+        assert!(matches("*"));
+        assert!(!matches("\"18c-2b\""));
+        assert!(!matches("18c-2a"));
+        assert!(!matches(""));
     }
 }

@@ -360,6 +360,7 @@ async fn static_files_and_security_headers() {
     let pkg = dir.0.join("pkg");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::create_dir_all(&pkg).unwrap();
+    let pkg_dir = pkg.clone();
     std::fs::write(
         www.join("index.html"),
         "<!doctype html><title>liveform</title>",
@@ -369,7 +370,7 @@ async fn static_files_and_security_headers() {
     std::fs::write(pkg.join("liveform.js"), "export default 1;").unwrap();
     let dirs = liveform_server::state::StaticDirs {
         www: Some(www),
-        pkg: Some(pkg),
+        pkg: Some(pkg_dir),
         models: Some(repo().join("models")),
     };
     let srv = spawn_in(config(vec![project("p1")]), dir, dirs).await;
@@ -390,7 +391,33 @@ async fn static_files_and_security_headers() {
     let r = get("/pkg/liveform_bg.wasm").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/wasm");
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let etag = r.headers()["etag"].clone();
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"\0asm\x01\0\0\0");
+    // A returning browser revalidates: the same file answers 304 without a body (so the
+    // browser keeps its copy and V8's cached code); a rebuilt one answers 200 with a new tag.
+    let revalidate = |tag: reqwest::header::HeaderValue| {
+        let srv = &srv;
+        async move {
+            srv.client
+                .get(srv.url("/pkg/liveform_bg.wasm"))
+                .header("if-none-match", tag)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = revalidate(etag.clone()).await;
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["etag"], etag);
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    assert!(r.headers().contains_key("content-security-policy"));
+    assert!(r.bytes().await.unwrap().is_empty());
+    std::fs::write(pkg.join("liveform_bg.wasm"), b"\0asm\x01\0\0\0\0").unwrap();
+    let r = revalidate(etag.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_ne!(r.headers()["etag"], etag);
+    assert_eq!(r.bytes().await.unwrap().len(), 9);
     let r = get("/pkg/liveform.js").await;
     assert_eq!(
         r.headers()["content-type"],
@@ -404,6 +431,8 @@ async fn static_files_and_security_headers() {
     let r = get("/models/face_detection_short_range.nnef.tar").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=86400");
+    assert!(r.headers().contains_key("etag"));
     assert_eq!(
         liveform::model::sha256_hex(&r.bytes().await.unwrap()),
         nnef.sha256
