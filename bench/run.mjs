@@ -4,7 +4,8 @@
 //
 //   node bench/run.mjs            (scripts/bench.sh builds the package and runs this)
 //
-// Environment: LIVEFORM_PKG (default pkg/), CHROMIUM (default /usr/bin/chromium),
+// Environment: LIVEFORM_PKG (default pkg/), LIVEFORM_PKG_B (a second package whose cold
+// starts are interleaved with the first's, round by round, for an A/B of two builds), CHROMIUM (default /usr/bin/chromium),
 // BENCH_RUNS (timed runs per measurement, default 40), BENCH_COLD (cold starts per engine,
 // default 5), CRITERION_DIR (default $CARGO_TARGET_DIR/criterion or target/criterion),
 // BENCH_ONLY (a comma list of sections to run: cold, stages, models, peer, pipeline, worker,
@@ -22,6 +23,7 @@ import { serve } from "./serve.mjs";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
 const PKG = process.env.LIVEFORM_PKG || join(ROOT, "pkg");
+const PKG_B = process.env.LIVEFORM_PKG_B || "";
 const RUNS = Number(process.env.BENCH_RUNS || 40);
 const COLD = Number(process.env.BENCH_COLD || 5);
 const CRITERION = process.env.CRITERION_DIR
@@ -75,7 +77,7 @@ async function main() {
   const wasm = join(PKG, "liveform_bg.wasm");
   if (!existsSync(wasm)) throw new Error(`${wasm} not found: build the package first (scripts/build-pkg.sh release)`);
   const server = await serve({
-    "/pkg/": PKG, "/models/": join(ROOT, "models"), "/data/": join(ROOT, "tests/data"),
+    "/pkg/": PKG, ...(PKG_B ? { "/pkg-b/": PKG_B } : {}), "/models/": join(ROOT, "models"), "/data/": join(ROOT, "tests/data"),
     "/ort/": ORT_DIST, "/": join(HERE, "page"),
   });
   const R = { date: new Date().toISOString(), runs: RUNS, machine: {}, sizes: {} };
@@ -85,9 +87,11 @@ async function main() {
   // Sizes.
   const size = (file) => { const b = readFileSync(file); return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length }; };
   R.sizes.liveform = size(wasm);
+  if (PKG_B) R.sizes.liveformB = size(join(PKG_B, "liveform_bg.wasm"));
   R.sections = ONLY;
   R.jsFlags = JS_FLAGS;
   R.pkg = PKG;
+  if (PKG_B) R.pkgB = PKG_B;
   R.sizes.ort = size(join(ORT_DIST, "ort-wasm-simd-threaded.wasm"));
   R.sizes.ortJs = size(join(ORT_DIST, "ort.wasm.min.mjs"));
 
@@ -108,6 +112,11 @@ async function main() {
         ["ort", "engine=ort"], ["guidance, returning visitor", "engine=liveform&models=guidance&cached=1", "returning"],
         ["guidance, returning visitor, revalidated (304)", "engine=liveform&models=guidance&cached=revalidate", "returning"],
       ];
+      if (PKG_B) {
+        modes.push(["guidance, package B", "engine=liveform&models=guidance&pkg=b"],
+          ["all, package B", "engine=liveform&models=all&pkg=b"],
+          ["guidance, returning visitor, revalidated (304), package B", "engine=liveform&models=guidance&cached=revalidate&pkg=b", "returning"]);
+      }
       R.cold = Object.fromEntries(modes.map(([k]) => [k, []]));
       for (let i = 0; i < COLD; i++) {
         for (const [key, q, returning] of modes) {
@@ -280,6 +289,7 @@ function report(R) {
   const kb = (b) => `${(b / 1024).toFixed(0)} KiB`;
   out.push(table(["what", "raw", "gzip -9"], [
     ["liveform_bg.wasm", kb(R.sizes.liveform.raw), kb(R.sizes.liveform.gzip)],
+    ...(R.sizes.liveformB ? [["liveform_bg.wasm, package B", kb(R.sizes.liveformB.raw), kb(R.sizes.liveformB.gzip)]] : []),
     ["onnxruntime-web ort-wasm-simd-threaded.wasm", kb(R.sizes.ort.raw), kb(R.sizes.ort.gzip)],
     ["onnxruntime-web ort.wasm.min.mjs", kb(R.sizes.ortJs.raw), kb(R.sizes.ortJs.gzip)],
   ]));

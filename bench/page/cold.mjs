@@ -2,7 +2,8 @@
 // first verdict on a 640×480 frame. ?engine=liveform&models=guidance|all, or ?engine=ort
 // (onnxruntime-web with the detector and mesh, to the first mesh); &cached=1 loads the package
 // and models from the server's cacheable mount, &cached=revalidate from its `no-cache` + ETag
-// mount (the returning visitor, two ways). Result on window.coldResult.
+// mount (the returning visitor, two ways); &pkg=b takes the second package (LIVEFORM_PKG_B).
+// Result on window.coldResult.
 import { Peer } from "./peer.mjs";
 
 const q = new URLSearchParams(location.search);
@@ -30,7 +31,8 @@ async function liveform(rgba, names) {
   let t = performance.now();
   const t0 = t;
   const mark = (k) => { const n = performance.now(); steps[k] = n - t; t = n; };
-  const { default: init, Checker, modelFiles, benchLoadTractParser } = await import(`${base}/pkg/liveform.js`);
+  const pkg = q.get("pkg") === "b" ? "pkg-b" : "pkg";
+  const { default: init, Checker, modelFiles, benchLoadTractParser } = await import(`${base}/${pkg}/liveform.js`);
   mark("import");
   await init();
   mark("instantiate");
