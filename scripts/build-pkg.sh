@@ -27,7 +27,7 @@ if [ "${LIVEFORM_TRACT_TRIM:-1}" = 1 ]; then
     crate=$(basename "$dir"); crate=${crate%-*}
     cargo_args+=(--config "patch.crates-io.$crate.path=\"$dir\"")
   done < <(node scripts/trim-tract.mjs "$trimmed")
-  [ "${#cargo_args[@]}" = 4 ] || { echo "build-pkg: scripts/trim-tract.mjs gave no crates" >&2; exit 1; }
+  [ "${#cargo_args[@]}" = 4 ] || { echo "build-pkg: scripts/trim-tract.mjs did not give the two tract crates" >&2; exit 1; }
   # A [patch] rewrites Cargo.lock for the build; the committed lock file stays as it was.
   lock_backup=$(mktemp)
   cp Cargo.lock "$lock_backup"

@@ -14,8 +14,11 @@
 //
 //   node scripts/trim-tract.mjs OUT_DIR   → prints the two crate directories, one per line
 //
-// The copies are rewritten only when their content would change, so cargo's fingerprints
-// (file modification times) stay valid and a warm build stays warm.
+// A crate is copied afresh only when its source or this script changed, and an edited file is
+// written only when its content differs, so cargo's fingerprints (file modification times)
+// stay valid and a warm build stays warm.
+// Not while a build-pkg.sh is running: Cargo.lock is patched then, and `cargo metadata
+// --locked` refuses it.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -76,6 +79,7 @@ function replaceBlock(text, head, count, by) {
 }
 
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+const SCRIPT_SHA256 = sha256(readFileSync(fileURLToPath(import.meta.url)));
 
 /** Writes `path` only if its content differs (keeps modification times, hence cargo's cache). */
 function writeIfChanged(path, text) {
@@ -107,15 +111,14 @@ for (const [name, files] of Object.entries(CRATES)) {
     }
     return [file, edit(original.toString("utf8"))];
   });
-  const target = join(out, `${name}-${version}`);
-  // A fresh copy when the source or this script changed; otherwise only changed files are
-  // written.
+  // One directory per version of this script, so checkouts with different versions on one
+  // machine (a work tree, a CI clone) do not rewrite each other's copies.
+  const target = join(out, SCRIPT_SHA256.slice(0, 16), `${name}-${version}`);
   const marker = join(target, ".liveform-trimmed-from");
-  const made = `${source}\n${sha256(readFileSync(fileURLToPath(import.meta.url)))}\n`;
-  if (!existsSync(marker) || readFileSync(marker, "utf8") !== made) {
+  if (!existsSync(marker) || readFileSync(marker, "utf8") !== source) {
     rmSync(target, { recursive: true, force: true });
     cpSync(source, target, { recursive: true });
-    writeFileSync(marker, made);
+    writeFileSync(marker, source);
   }
   for (const [file, text] of edited) writeIfChanged(join(target, file), text);
   console.log(target);

@@ -149,7 +149,7 @@ async fn serve_from(
 
 /// A validator for a file as it is on disk, from its length and modification time (what a
 /// rebuild changes): `"<mtime ns hex>-<length hex>"`.
-pub fn entity_tag(meta: &std::fs::Metadata) -> HeaderValue {
+fn entity_tag(meta: &std::fs::Metadata) -> HeaderValue {
     let mtime_ns = meta
         .modified()
         .ok()
@@ -162,7 +162,7 @@ pub fn entity_tag(meta: &std::fs::Metadata) -> HeaderValue {
 
 /// Whether an `If-None-Match` header names `etag` (weak comparison, as RFC 9110 §13.1.2 asks
 /// for GET and HEAD), or is `*`.
-pub fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
     let Ok(list) = if_none_match.to_str() else {
         return false;
     };
