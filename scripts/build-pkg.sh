@@ -8,6 +8,9 @@
 # variant: a browser without relaxed SIMD cannot compile it.
 # tract-core and tract-nnef are patched in from copies without tract's named model transforms
 # (scripts/trim-tract.mjs says why: −0.9 MB gzip); LIVEFORM_TRACT_TRIM=0 builds with stock tract.
+# LIVEFORM_OPT_LEVEL=s|z (release): a size-first build — everything but tract-linalg's kernels
+# optimised for size. With z: 1.38 MB gzip instead of 2.12 and a first verdict ~20 % sooner,
+# but the models run 15–30 % slower (BENCHMARKS.md, "7 Dec 2026, evening").
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -21,13 +24,23 @@ if [ "${LIVEFORM_RELAXED_SIMD:-0}" = 1 ]; then
   wasm_features+=(--enable-relaxed-simd)
 fi
 cargo_args=()
+case "${LIVEFORM_OPT_LEVEL:-}" in
+  "") ;;
+  s | z)
+    [ "$profile" = release ] || { echo "build-pkg: LIVEFORM_OPT_LEVEL is for release builds" >&2; exit 1; }
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=$LIVEFORM_OPT_LEVEL
+    cargo_args+=(--config "profile.release.package.tract-linalg.opt-level=3") ;;
+  *) echo "build-pkg: LIVEFORM_OPT_LEVEL must be s or z" >&2; exit 1 ;;
+esac
 if [ "${LIVEFORM_TRACT_TRIM:-1}" = 1 ]; then
   trimmed=${LIVEFORM_CACHE:-$HOME/.cache/liveform}/tract-trimmed
+  patches=()
   while read -r dir; do
     crate=$(basename "$dir"); crate=${crate%-*}
-    cargo_args+=(--config "patch.crates-io.$crate.path=\"$dir\"")
+    patches+=(--config "patch.crates-io.$crate.path=\"$dir\"")
   done < <(node scripts/trim-tract.mjs "$trimmed")
-  [ "${#cargo_args[@]}" = 4 ] || { echo "build-pkg: scripts/trim-tract.mjs did not give the two tract crates" >&2; exit 1; }
+  [ "${#patches[@]}" = 4 ] || { echo "build-pkg: scripts/trim-tract.mjs did not give the two tract crates" >&2; exit 1; }
+  cargo_args+=("${patches[@]}")
   # A [patch] rewrites Cargo.lock for the build; the committed lock file stays as it was.
   lock_backup=$(mktemp)
   cp Cargo.lock "$lock_backup"
