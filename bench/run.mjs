@@ -5,8 +5,8 @@
 //   node bench/run.mjs            (scripts/bench.sh builds the package and runs this)
 //
 // Environment: LIVEFORM_PKG (default pkg/), LIVEFORM_PKG_B (a second package whose cold
-// starts are interleaved with the first's, round by round, for an A/B of two builds), CHROMIUM (default /usr/bin/chromium),
-// BENCH_RUNS (timed runs per measurement, default 40), BENCH_COLD (cold starts per engine,
+// starts are interleaved with the first's, round by round, for an A/B of two builds),
+// CHROMIUM (default /usr/bin/chromium), BENCH_RUNS (timed runs per measurement, default 40), BENCH_COLD (cold starts per engine,
 // default 5), CRITERION_DIR (default $CARGO_TARGET_DIR/criterion or target/criterion),
 // BENCH_ONLY (a comma list of sections to run: cold, stages, models, peer, pipeline, worker,
 // profile, loads, seal, capture; default all), BENCH_JS_FLAGS (V8 flags for a diagnostic run,
