@@ -42,8 +42,11 @@ export async function serve(mounts) {
     }
     let file = join(mounts[prefix], rel);
     try {
-      if ((await stat(file)).isDirectory()) file = join(file, "index.html");
-      const info = await stat(file);
+      let info = await stat(file);
+      if (info.isDirectory()) {
+        file = join(file, "index.html");
+        info = await stat(file);
+      }
       const etag = `"${info.mtimeMs.toString(16)}-${info.size.toString(16)}"`;
       const cache = { "/cached/": "public, max-age=3600", "/revalidated/": "no-cache" }[mount] ?? "no-store";
       const isolation = {

@@ -114,18 +114,14 @@ async fn serve_from(
         return not_found();
     };
     let mut path = root.join(rel);
-    if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
+    let mut opened = open_with_metadata(&path).await;
+    if opened.as_ref().is_some_and(|(_, meta)| meta.is_dir()) {
         path.push("index.html");
+        opened = open_with_metadata(&path).await;
     }
-    let Ok(mut file) = tokio::fs::File::open(&path).await else {
+    let Some((mut file, meta)) = opened.filter(|(_, meta)| meta.is_file()) else {
         return not_found();
     };
-    let Ok(meta) = file.metadata().await else {
-        return not_found();
-    };
-    if !meta.is_file() {
-        return not_found();
-    }
     let etag = entity_tag(&meta);
     let headers = [
         (
@@ -145,6 +141,13 @@ async fn serve_from(
         Ok(_) => (StatusCode::OK, headers, bytes).into_response(),
         Err(_) => not_found(),
     }
+}
+
+/// The file at `path`, opened, and its metadata (one open and one stat per request).
+async fn open_with_metadata(path: &Path) -> Option<(tokio::fs::File, std::fs::Metadata)> {
+    let file = tokio::fs::File::open(path).await.ok()?;
+    let meta = file.metadata().await.ok()?;
+    Some((file, meta))
 }
 
 /// A validator for a file as it is on disk, from its length and modification time (what a
