@@ -18,11 +18,6 @@ fn nnef_bytes(kind: ModelKind) -> Vec<u8> {
     std::fs::read(root().join("models").join(file.name)).expect("NNEF file")
 }
 
-/// tract's full NNEF framework, the reference reader.
-fn tract_framework() -> tract_nnef::framework::Nnef {
-    tract_nnef::nnef()
-}
-
 #[test]
 fn committed_nnef_files_are_the_conversion_of_the_onnx_files() {
     for kind in ModelKind::PRECHECKS {
@@ -56,7 +51,8 @@ fn nnef_models_give_the_onnx_outputs() {
 /// and it really read the text itself (no fallback to tract's parser).
 #[test]
 fn archive_reader_gives_tracts_proto_model() {
-    let tract = tract_framework();
+    // tract's full NNEF framework, the reference reader.
+    let tract = tract_nnef::nnef();
     for kind in ModelKind::PRECHECKS {
         let bytes = nnef_bytes(kind);
         let ours = read_nnef_proto(&bytes).expect("reads");

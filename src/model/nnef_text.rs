@@ -3,9 +3,10 @@
 //! tract's parser (nom combinators) parses every operand again at each nesting level and
 //! tries a chain of operator precedences around every value: on the precheck models' graphs
 //! it took 8–60 ms natively per model (the detector's 28 KB graph: 34–37 ms), as much as
-//! the rest of the load together (examples/load_phases.rs; this reader: 0.6–3.3 ms). This recursive-descent reader handles the
-//! subset tract's writer emits — fragment declarations, and assignments whose values are
-//! invocations, literals, identifiers, arrays and tuples — in one pass over the bytes.
+//! the rest of the load together (examples/load_phases.rs; this reader: 0.6–3.3 ms). This
+//! recursive-descent reader handles the subset tract's writer emits — fragment declarations,
+//! and assignments whose values are invocations, literals, identifiers, arrays and tuples —
+//! in one pass over the bytes.
 //!
 //! It never guesses: at anything outside that subset (operators, subscripts,
 //! comprehensions, conditionals, a token tract would read another way) it answers
