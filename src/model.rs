@@ -232,6 +232,7 @@ fn check_sha256(what: &str, bytes: &[u8], expected: &str) -> Result<()> {
     Ok(())
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 type Plan = TypedRunnableModel;
 
 /// The ONNX operators tract runs slowly, read another way (`onnx_rewrites::onnx_framework`).
@@ -243,10 +244,14 @@ use onnx_rewrites::onnx_framework;
 /// The fast reader for tract's NNEF text (`graph.nnef`), with tract's parser behind it.
 pub mod nnef_text;
 
-/// The operators the models are written with, registered for reading (the browser's wasm
-/// keeps only these).
+/// liveform's own inference engine: what runs the NNEF models (the browser's only engine).
+pub mod engine;
+
+/// The operators the models are written with, registered for reading into tract.
+#[cfg(not(target_arch = "wasm32"))]
 mod nnef_ops;
 
+#[cfg(not(target_arch = "wasm32"))]
 thread_local! {
     /// Built once per thread, not per load: making a framework parses tract's NNEF standard
     /// library and builds its operator registries (~20 ms natively for tract's full one).
@@ -256,6 +261,7 @@ thread_local! {
 /// Reads an NNEF archive as [`onnx_to_nnef`] writes it — `graph.nnef` and tensor files —
 /// into tract's proto model, its text by [`nnef_text`]. Other content (quantisation tables,
 /// sub-models, other resources) is refused: the models this SDK loads have none.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn read_nnef_proto(bytes: &[u8]) -> TractResult<tract_nnef::ast::ProtoModel> {
     read_nnef_archive(bytes, |text| match nnef_text::read_document(text) {
         nnef_text::Outcome::Read(doc) => Ok(*doc),
@@ -267,7 +273,80 @@ pub fn read_nnef_proto(bytes: &[u8]) -> TractResult<tract_nnef::ast::ProtoModel>
     })
 }
 
+/// The tensors of an NNEF archive, by label: shape and `f32` data.
+pub type NnefTensors = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Reads an NNEF archive as [`onnx_to_nnef`] writes it for liveform's [`engine`]: the text
+/// by [`nnef_text`] (a document outside its subset is refused, there is no fallback
+/// parser), the `.dat` tensors by liveform's reader (`f32` only).
+pub fn read_nnef_archive_for_engine(
+    bytes: &[u8],
+) -> std::result::Result<(tract_nnef::ast::Document, NnefTensors), String> {
+    use std::io::Read;
+    let mut text = None;
+    let mut tensors = NnefTensors::new();
+    let mut archive = tar::Archive::new(bytes);
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        let path = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        let path = path.strip_prefix("./").unwrap_or(&path).to_string();
+        if !kind.is_file() {
+            return Err(format!("{path}: not a regular file in the archive"));
+        }
+        // No entry can claim more than the archive holds.
+        let mut data = Vec::with_capacity((entry.size() as usize).min(bytes.len()));
+        entry.read_to_end(&mut data).map_err(|e| format!("{path}: {e}"))?;
+        if path == "graph.nnef" {
+            text = Some(String::from_utf8(data).map_err(|_| "graph.nnef is not UTF-8")?);
+        } else if let Some(label) = path.strip_suffix(".dat") {
+            let tensor = read_f32_tensor(&data).map_err(|e| format!("{path}: {e}"))?;
+            tensors.insert(label.to_string(), tensor);
+        } else {
+            return Err(format!(
+                "{path}: not a part of a liveform model archive (graph.nnef and .dat tensors)"
+            ));
+        }
+    }
+    let text = text.ok_or("the archive has no graph.nnef")?;
+    match nnef_text::read_document(&text) {
+        nnef_text::Outcome::Read(doc) => Ok((*doc, tensors)),
+        nnef_text::Outcome::Unsupported => Err("graph.nnef: outside the NNEF subset liveform reads".into()),
+        nnef_text::Outcome::TooDeep => Err(format!(
+            "graph.nnef nests deeper than {} levels",
+            nnef_text::MAX_DEPTH
+        )),
+    }
+}
+
+/// One NNEF tensor file (a 128-byte header, then the data), if it holds 32-bit floats.
+fn read_f32_tensor(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String> {
+    let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    if bytes.len() < 128 || bytes[..2] != [0x4e, 0xef] {
+        return Err("not an NNEF tensor file".into());
+    }
+    let (data_len, rank) = (u32_at(4) as usize, u32_at(8) as usize);
+    if rank > 8 {
+        return Err(format!("rank {rank}"));
+    }
+    let shape: Vec<usize> = (0..rank).map(|d| u32_at(12 + 4 * d) as usize).collect();
+    let (bits, item_type, vendor) = (u32_at(44), u16::from_le_bytes([bytes[48], bytes[49]]), u16::from_le_bytes([bytes[50], bytes[51]]));
+    if bits != 32 || item_type != 0 || vendor != 0 {
+        return Err(format!("not 32-bit floats (bits {bits}, type {item_type}, vendor {vendor})"));
+    }
+    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
+    if count.checked_mul(4) != Some(data_len) || bytes.len() != 128 + data_len {
+        return Err(format!("shape {shape:?} does not match {data_len} data bytes"));
+    }
+    let data = bytes[128..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok((shape, data))
+}
+
 /// The archive's tensors, and its text read by `parse`.
+#[cfg(not(target_arch = "wasm32"))]
 fn read_nnef_archive(
     bytes: &[u8],
     parse: impl FnOnce(&str) -> TractResult<tract_nnef::ast::Document>,
@@ -349,10 +428,18 @@ pub fn onnx_to_nnef(kind: ModelKind, onnx: &[u8]) -> Result<Vec<u8>> {
         .map_err(invalid)
 }
 
-/// A verified, optimised model ready to run.
+/// A verified model ready to run.
 pub struct Model {
     kind: ModelKind,
-    plan: std::sync::Arc<Plan>,
+    runner: Runner,
+}
+
+/// What runs a model: tract's optimised plan (the ONNX files, natively) or liveform's own
+/// engine (the NNEF forms, everywhere).
+enum Runner {
+    #[cfg(not(target_arch = "wasm32"))]
+    Tract(std::sync::Arc<Plan>),
+    Engine(std::sync::Arc<engine::Engine>),
 }
 
 impl std::fmt::Debug for Model {
@@ -386,24 +473,54 @@ impl Model {
         let plan = read_onnx(kind, bytes)
             .and_then(|model| model.into_optimized()?.into_runnable())
             .map_err(invalid)?;
-        Ok(Model { kind, plan })
+        Ok(Model {
+            kind,
+            runner: Runner::Tract(plan),
+        })
     }
 
     /// Loads `kind`'s NNEF form (made by [`onnx_to_nnef`]), verified against its pinned
-    /// sha256. It is already typed and decluttered for the fixed input shape, so only the
-    /// archive is read ([`read_nnef_proto`]) and tract's code generation runs.
+    /// sha256, into liveform's own [`engine`]: the archive is read
+    /// ([`read_nnef_archive_for_engine`]), every shape resolved, the weights packed.
     pub fn load_nnef(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
+        let file = Model::nnef_file(kind, bytes)?;
+        let invalid = |e: String| Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", file.name));
+        let (doc, tensors) = read_nnef_archive_for_engine(bytes).map_err(invalid)?;
+        let engine = engine::Engine::build(&doc, &tensors, &kind.input_shape()).map_err(invalid)?;
+        Ok(Model {
+            kind,
+            runner: Runner::Engine(std::sync::Arc::new(engine)),
+        })
+    }
+
+    /// `kind`'s NNEF file, once `bytes` are checked against its pinned sha256.
+    fn nnef_file(kind: ModelKind, bytes: &[u8]) -> Result<ModelFile> {
+        let Some(file) = kind.file(ModelFormat::Nnef) else {
+            return Err(Error::new(
+                ErrorCode::ModelInvalid,
+                format!("{} has no NNEF form (it runs on the backend)", kind.name()),
+            ));
+        };
+        check_sha256(file.name, bytes, file.sha256)?;
+        Ok(file)
+    }
+
+    /// The NNEF form loaded into tract instead (its code generation and optimised plan), as
+    /// the browser did before liveform's engine: natively only, for the tests and the
+    /// benchmarks' side by side comparison (BENCHMARKS.md); the SDK never uses it.
+    #[doc(hidden)]
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_nnef_tract(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
         Model::load_nnef_through(kind, bytes, |bytes| {
             let proto = read_nnef_proto(bytes)?;
             NNEF.with(|nnef| nnef.model_for_proto_model(&proto))
         })
     }
 
-    /// [`Model::load_nnef`] with the archive's text parsed by tract's own parser and the
-    /// framework built for this load, as before the fast reader (the framework is the
-    /// reader-only one, so that this adds no operator to the wasm). Kept for the benchmarks'
-    /// side by side comparison (BENCHMARKS.md); the SDK never uses it.
+    /// [`Model::load_nnef_tract`] with the archive's text parsed by tract's own parser and
+    /// the framework built for this load, as before the fast reader.
     #[doc(hidden)]
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn load_nnef_with_tract_parser(kind: ModelKind, bytes: &[u8]) -> Result<Model> {
         Model::load_nnef_through(kind, bytes, |bytes| {
             let proto = read_nnef_archive(bytes, tract_nnef::ast::parse::parse_document)?;
@@ -413,24 +530,22 @@ impl Model {
 
     /// Checks `bytes` against `kind`'s pinned NNEF file, makes the typed graph with
     /// `translate`, then runs tract's code generation.
+    #[cfg(not(target_arch = "wasm32"))]
     fn load_nnef_through(
         kind: ModelKind,
         bytes: &[u8],
         translate: impl FnOnce(&[u8]) -> TractResult<TypedModel>,
     ) -> Result<Model> {
-        let Some(file) = kind.file(ModelFormat::Nnef) else {
-            return Err(Error::new(
-                ErrorCode::ModelInvalid,
-                format!("{} has no NNEF form (it runs on the backend)", kind.name()),
-            ));
-        };
-        check_sha256(file.name, bytes, file.sha256)?;
+        let file = Model::nnef_file(kind, bytes)?;
         let invalid =
             |e: TractError| Error::new(ErrorCode::ModelInvalid, format!("{}: {e}", file.name));
         let mut model = translate(bytes).map_err(invalid)?;
         model.optimize().map_err(invalid)?;
         let plan = model.into_runnable().map_err(invalid)?;
-        Ok(Model { kind, plan })
+        Ok(Model {
+            kind,
+            runner: Runner::Tract(plan),
+        })
     }
 
     /// Runs the model once on `input` and returns the time spent in each kind of operator
@@ -442,31 +557,49 @@ impl Model {
         input: Vec<f32>,
         now: &mut dyn FnMut() -> f64,
     ) -> Result<Vec<(String, f64)>> {
-        use tract_nnef::tract_core::ops::OpState;
-        use tract_nnef::tract_core::plan::{eval, EvalContext};
-        let err =
-            |e: TractError| Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()));
-        let tensor = Tensor::from_shape(&self.kind.input_shape(), &input).map_err(err)?;
         let mut totals: std::collections::HashMap<String, f64> = Default::default();
-        let mut state = self.plan.spawn().map_err(err)?;
-        state
-            .run_plan_with_eval(
-                tvec!(tensor.into()),
-                |ctx: &EvalContext,
-                 op_state: Option<&mut (dyn OpState + 'static)>,
-                 node: &TypedNode,
-                 inputs: TVec<TValue>|
-                 -> TractResult<TVec<TValue>> {
-                    let t = now();
-                    let out = eval(ctx, op_state, node, inputs);
-                    *totals.entry(node.op.name().to_string()).or_default() += now() - t;
-                    out
-                },
-            )
-            .map_err(err)?;
+        match &self.runner {
+            Runner::Engine(engine) => {
+                let mut last = now();
+                engine
+                    .run_with(&input, &mut |op, _| {
+                        let t = now();
+                        *totals.entry(op.to_string()).or_default() += t - last;
+                        last = t;
+                    })
+                    .map_err(|e| self.inference_error(e))?;
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            Runner::Tract(plan) => {
+                use tract_nnef::tract_core::ops::OpState;
+                use tract_nnef::tract_core::plan::{eval, EvalContext};
+                let err = |e: TractError| self.inference_error(e);
+                let tensor = Tensor::from_shape(&self.kind.input_shape(), &input).map_err(err)?;
+                let mut state = plan.spawn().map_err(err)?;
+                state
+                    .run_plan_with_eval(
+                        tvec!(tensor.into()),
+                        |ctx: &EvalContext,
+                         op_state: Option<&mut (dyn OpState + 'static)>,
+                         node: &TypedNode,
+                         inputs: TVec<TValue>|
+                         -> TractResult<TVec<TValue>> {
+                            let t = now();
+                            let out = eval(ctx, op_state, node, inputs);
+                            *totals.entry(node.op.name().to_string()).or_default() += now() - t;
+                            out
+                        },
+                    )
+                    .map_err(err)?;
+            }
+        }
         let mut v: Vec<_> = totals.into_iter().collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(v)
+    }
+
+    fn inference_error(&self, e: impl std::fmt::Display) -> Error {
+        Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()))
     }
 
     pub fn kind(&self) -> ModelKind {
@@ -475,21 +608,19 @@ impl Model {
 
     /// Runs the model on one NHWC input and returns every output flattened, in graph order.
     pub fn run(&self, input: Vec<f32>) -> Result<Vec<Vec<f32>>> {
-        let shape = self.kind.input_shape();
-        let err =
-            |e: TractError| Error::new(ErrorCode::Inference, format!("{}: {e}", self.kind.name()));
-        let tensor = Tensor::from_shape(&shape, &input).map_err(err)?;
-        let outputs = self.plan.run(tvec!(tensor.into())).map_err(err)?;
-        outputs
-            .iter()
-            .map(|t| {
-                Ok(t.to_plain_array_view::<f32>()
-                    .map_err(err)?
+        match &self.runner {
+            Runner::Engine(engine) => engine.run(&input).map_err(|e| self.inference_error(e)),
+            #[cfg(not(target_arch = "wasm32"))]
+            Runner::Tract(plan) => {
+                let err = |e: TractError| self.inference_error(e);
+                let tensor = Tensor::from_shape(&self.kind.input_shape(), &input).map_err(err)?;
+                let outputs = plan.run(tvec!(tensor.into())).map_err(err)?;
+                outputs
                     .iter()
-                    .copied()
-                    .collect())
-            })
-            .collect()
+                    .map(|t| Ok(t.to_plain_array_view::<f32>().map_err(err)?.iter().copied().collect()))
+                    .collect()
+            }
+        }
     }
 }
 
