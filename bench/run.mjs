@@ -105,10 +105,8 @@ async function main() {
     // cache of compiled wasm code.
     if (run("cold")) {
       log(`cold start × ${COLD}`);
-      // "…, tract's parser": the same package loading the archives as before the fast reader.
       const modes = [
-        ["guidance", "engine=liveform&models=guidance"], ["guidance, tract's parser", "engine=liveform&models=guidance&parser=tract"],
-        ["all", "engine=liveform&models=all"], ["all, tract's parser", "engine=liveform&models=all&parser=tract"],
+        ["guidance", "engine=liveform&models=guidance"], ["all", "engine=liveform&models=all"],
         ["ort", "engine=ort"], ["guidance, returning visitor", "engine=liveform&models=guidance&cached=1", "returning"],
         ["guidance, returning visitor, revalidated (304)", "engine=liveform&models=guidance&cached=revalidate", "returning"],
       ];
@@ -153,7 +151,7 @@ async function main() {
     }
     if (run("worker")) { log("pipeline tracker (worker)"); R.worker = await page.evaluate((n) => window.bench.pipelineWorker("tracker", n), 3 * RUNS); }
     if (run("profile")) { log("profile by operator"); R.profile = await page.evaluate((n) => window.bench.profile(n), 10); }
-    if (run("loads")) { log("model loading (tract's parser vs liveform's reader)"); R.loads = await page.evaluate((n) => window.bench.loads(n), 5); }
+    if (run("loads")) { log("model loading"); R.loads = await page.evaluate((n) => window.bench.loads(n), 5); }
     if (run("seal")) { log("seal"); R.seal = await page.evaluate((n) => window.bench.seal(n), Math.max(10, RUNS / 2)); }
     const y4m = run("capture") ? Uint8Array.from(await page.evaluate(() => window.bench.y4m())) : null;
     await browser.close();

@@ -11,6 +11,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
+#[cfg(not(target_arch = "wasm32"))]
 use tract_nnef::prelude::*;
 
 /// The two forms a model ships in.
@@ -241,8 +242,11 @@ mod onnx_rewrites;
 #[cfg(not(target_arch = "wasm32"))]
 use onnx_rewrites::onnx_framework;
 
-/// The fast reader for tract's NNEF text (`graph.nnef`), with tract's parser behind it.
+/// The fast reader for tract's NNEF text (`graph.nnef`).
 pub mod nnef_text;
+
+/// The NNEF document [`nnef_text`] reads (tract's AST, type for type).
+pub mod nnef_ast;
 
 /// liveform's own inference engine: what runs the NNEF models (the browser's only engine).
 pub mod engine;
@@ -264,7 +268,7 @@ thread_local! {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read_nnef_proto(bytes: &[u8]) -> TractResult<tract_nnef::ast::ProtoModel> {
     read_nnef_archive(bytes, |text| match nnef_text::read_document(text) {
-        nnef_text::Outcome::Read(doc) => Ok(*doc),
+        nnef_text::Outcome::Read(doc) => Ok((*doc).into()),
         nnef_text::Outcome::Unsupported => tract_nnef::ast::parse::parse_document(text),
         nnef_text::Outcome::TooDeep => Err(TractError::msg(format!(
             "graph.nnef nests deeper than {} levels",
@@ -281,7 +285,7 @@ pub type NnefTensors = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>
 /// parser), the `.dat` tensors by liveform's reader (`f32` only).
 pub fn read_nnef_archive_for_engine(
     bytes: &[u8],
-) -> std::result::Result<(tract_nnef::ast::Document, NnefTensors), String> {
+) -> std::result::Result<(nnef_ast::Document, NnefTensors), String> {
     use std::io::Read;
     let mut text = None;
     let mut tensors = NnefTensors::new();

@@ -183,26 +183,21 @@ async function seal(n) {
 }
 
 /**
- * Model loading in this (warm) page: sha256, archive read, tract's code generation; ms per
- * load, with the archive read by liveform's reader ("nnef") and, alternating, as before it
- * ("tract parser": a new framework per load and tract's parser).
+ * Model loading in this (warm) page: sha256, archive read, the engine's build (shapes,
+ * constant folding, weight packing); ms per load after one warm-up load. (Before 8 Dec the
+ * package ran tract and this compared two readers; BENCHMARKS.md keeps those figures.)
  */
 async function loads(n) {
   const out = {};
   for (const m of lf.modelFiles()) {
     const b = await fetchBytes(`/models/${m.file}`);
-    const ours = [], theirs = [];
+    const ours = [];
     for (let i = 0; i < n + 1; i++) {
-      let t = performance.now();
-      lf.benchLoadTractParser(S.checker, m.name, b);
-      const a = performance.now() - t;
-      t = performance.now();
+      const t = performance.now();
       S.checker.loadModel(m.name, b);
-      const c = performance.now() - t;
-      if (i > 0) { theirs.push(a); ours.push(c); } // the first pair warms up
+      if (i > 0) ours.push(performance.now() - t); // the first load warms up
     }
     out[`${m.name}/nnef`] = stats(ours);
-    out[`${m.name}/tract parser`] = stats(theirs);
   }
   return out;
 }

@@ -32,7 +32,7 @@ async function liveform(rgba, names) {
   const t0 = t;
   const mark = (k) => { const n = performance.now(); steps[k] = n - t; t = n; };
   const pkg = q.get("pkg") === "b" ? "pkg-b" : "pkg";
-  const { default: init, Checker, modelFiles, benchLoadTractParser } = await import(`${base}/${pkg}/liveform.js`);
+  const { default: init, Checker, modelFiles } = await import(`${base}/${pkg}/liveform.js`);
   mark("import");
   await init();
   mark("instantiate");
@@ -40,9 +40,7 @@ async function liveform(rgba, names) {
   for (const m of modelFiles().filter((m) => names.includes(m.name))) {
     const b = await bytes(`${base}/models/${m.file}`);
     mark(`fetch ${m.name}`);
-    // ?parser=tract: the text parsed by tract, a framework per load, as before (the A side).
-    if (q.get("parser") === "tract") benchLoadTractParser(checker, m.name, b);
-    else checker.loadModel(m.name, b);
+    checker.loadModel(m.name, b);
     mark(`load ${m.name}`);
   }
   const r = checker.check(640, 480, rgba, false);

@@ -17,9 +17,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tract_nnef::ast::{Document, LValue, Literal, RValue};
+use super::nnef_ast::{Document, LValue, Literal, RValue};
 
 pub mod kernels;
+mod simd;
 use kernels::{BinOp, Broadcast, Epilogue, Window};
 
 /// Why a graph could not be built or run.
@@ -108,8 +109,8 @@ enum Op {
     /// Inputs laid side by side along an axis: `outer` blocks of each input's `inner` run.
     Concat { outer: usize, runs: Vec<usize> },
     Pad { value: f32, offset: usize, strides: Vec<usize>, in_shape: Vec<usize> },
-    /// Linear resize, axis by axis: (outer, input length, inner, taps).
-    Resize(Vec<(usize, usize, usize, Vec<(usize, usize, f32)>)>),
+    /// Linear resize, axis by axis.
+    Resize(Vec<ResizeAxis>),
     /// Average over non-overlapping `kh × kw` windows of the last two axes.
     AvgPool { planes: usize, h: usize, w: usize, kh: usize, kw: usize },
 }
@@ -134,6 +135,10 @@ impl Op {
         }
     }
 }
+
+/// One axis of a resize: the tensor seen as `[outer, len_in, inner]`, and per output index
+/// the two input indices it blends and the second one's weight.
+type ResizeAxis = (usize, usize, usize, Vec<(usize, usize, f32)>);
 
 /// The bias and clamp fused after a product.
 #[derive(Debug, Clone)]
@@ -733,11 +738,7 @@ impl Builder<'_> {
             RValue::Array(items) | RValue::Tuple(items) => {
                 Arg::List(items.iter().map(|i| self.arg(i, env)).collect::<R<_>>()?)
             }
-            RValue::Unary(op, x) if op == "-" => match self.arg(x, env)? {
-                Arg::Num(n) => Arg::Num(-n),
-                _ => return Err("negation of a non-number".into()),
-            },
-            _ => return Err("unsupported expression (nested invocation, operator, subscript…)".into()),
+            RValue::Invocation(_) => return Err("nested invocations are not supported".into()),
         })
     }
 
@@ -858,7 +859,7 @@ impl Builder<'_> {
                 }
                 if let Some(i) = infer {
                     let known: usize = mid.iter().product();
-                    if known == 0 || replaced % known != 0 {
+                    if known == 0 || !replaced.is_multiple_of(known) {
                         return Err("cannot infer reshape dimension".into());
                     }
                     mid[i] = replaced / known;

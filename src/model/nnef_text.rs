@@ -1,4 +1,5 @@
-//! A one-pass reader for the NNEF text tract writes (`graph.nnef`), into tract's own AST.
+//! A one-pass reader for the NNEF text tract writes (`graph.nnef`), into
+//! [`super::nnef_ast`] (tract's AST, type for type, with no tract behind it).
 //!
 //! tract's parser (nom combinators) parses every operand again at each nesting level and
 //! tries a chain of operator precedences around every value: on the precheck models' graphs
@@ -15,7 +16,7 @@
 //! check that). Nesting deeper than [`MAX_DEPTH`] is refused outright: no model needs it,
 //! and tract's recursive parser could exhaust the stack on it.
 
-use tract_nnef::ast::{
+use super::nnef_ast::{
     Argument, Assignment, Document, FragmentDecl, FragmentDef, GraphDef, Identifier, Invocation,
     LValue, Literal, Parameter, RValue, Result_, TypeName, TypeSpec,
 };
@@ -551,12 +552,7 @@ impl<'s> Reader<'s> {
             } else {
                 None
             };
-            Ok(Parameter {
-                id,
-                spec,
-                lit,
-                doc: None,
-            })
+            Ok(Parameter { id, spec, lit })
         })?;
         self.expect("->")?;
         self.expect("(")?;

@@ -185,21 +185,6 @@ pub fn bench_seal(public_key: &str, bytes: &[u8]) -> Result<usize, JsValue> {
     Ok(sealed.len())
 }
 
-/// Loads model `name` (its NNEF form) into the checker with the archive's text parsed by
-/// tract's own parser and a framework built for the load, as before the fast reader: the A
-/// side of the comparisons in BENCHMARKS.md.
-#[wasm_bindgen(js_name = benchLoadTractParser)]
-pub fn bench_load_tract_parser(
-    checker: &mut Checker,
-    name: &str,
-    bytes: &[u8],
-) -> Result<(), JsValue> {
-    let model =
-        crate::model::Model::load_nnef_with_tract_parser(kind(name)?, bytes).map_err(js_error)?;
-    checker.models.insert(model);
-    Ok(())
-}
-
 /// Profiles model `name` on `input` over `runs` runs: `[[operator, ms per run], …]`, the
 /// slowest operator kind first (clock: `performance.now()`).
 #[wasm_bindgen(js_name = benchProfile)]

@@ -4,8 +4,9 @@
 //! Every function here trusts the shapes it is given — `super` checks them once when a
 //! graph is built, so a step can never index out of its buffers; the checks written here are
 //! the ones the `unsafe` SIMD loads rely on. The matrix kernel has two forms of one
-//! algorithm: 128-bit wasm SIMD in the browser, plain arrays natively (which LLVM
-//! vectorises for the host).
+//! algorithm, written against [`F4`]: 128-bit wasm SIMD in the browser, plain arrays natively.
+
+use super::simd::F4;
 
 /// Rows of the packed left operand per micro-tile.
 pub const MR: usize = 4;
@@ -73,27 +74,45 @@ pub fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    // The bounds every access below stays within (the SIMD loads are unchecked).
+    // The bounds every unchecked load and store below stays within.
     assert!(a_packed.len() >= m.div_ceil(MR) * k * MR);
     assert!(k == 0 || b.len() >= (k - 1) * ldb + n);
     assert!(c.len() >= (m - 1) * ldc + n);
     assert!(epilogue.bias.is_none_or(|bias| bias.len() >= m));
-    let full = n - n % NR;
-    for j in (0..full).step_by(NR) {
-        for panel in 0..m.div_ceil(MR) {
+    let (lo, hi) = (F4::splat(epilogue.lo), F4::splat(epilogue.hi));
+    let bias = |i: usize| F4::splat(epilogue.bias.map_or(0.0, |b| b[i]));
+    let panels = m.div_ceil(MR);
+    let mut j = 0;
+    // Tiles of NR columns, then one of 4, then single columns.
+    while j + NR <= n {
+        for panel in 0..panels {
             let a = &a_packed[panel * k * MR..][..k * MR];
-            let acc = tile(a, &b[j..], ldb, k);
+            let acc = tile::<2>(a, b, ldb, j, k);
             for (r, row) in acc.iter().enumerate().take(m - panel * MR) {
                 let i = panel * MR + r;
-                let out = &mut c[i * ldc + j..][..NR];
-                for (o, v) in out.iter_mut().zip(row) {
-                    *o = epilogue.apply(i, *v);
+                let at = i * ldc + j;
+                // SAFETY: j + NR <= n and i < m, so at + NR <= (m - 1) * ldc + n <= c.len().
+                unsafe {
+                    row[0].add(bias(i)).clamp(lo, hi).store(c, at);
+                    row[1].add(bias(i)).clamp(lo, hi).store(c, at + 4);
                 }
             }
         }
+        j += NR;
     }
-    // The last columns, fewer than NR: plain dot products.
-    for j in full..n {
+    if j + 4 <= n {
+        for panel in 0..panels {
+            let a = &a_packed[panel * k * MR..][..k * MR];
+            let acc = tile::<1>(a, b, ldb, j, k);
+            for (r, row) in acc.iter().enumerate().take(m - panel * MR) {
+                let i = panel * MR + r;
+                // SAFETY: as above, with 4 columns.
+                unsafe { row[0].add(bias(i)).clamp(lo, hi).store(c, i * ldc + j) };
+            }
+        }
+        j += 4;
+    }
+    for j in j..n {
         for i in 0..m {
             let a = &a_packed[(i / MR) * k * MR + i % MR..];
             let mut s = 0.0f32;
@@ -105,64 +124,20 @@ pub fn gemm(
     }
 }
 
-/// One MR × NR tile of `a · b`: `a` is one packed panel (`k × MR`), `b` starts at the
-/// tile's first column (`b.len() >= (k - 1) * ldb + NR`, checked by [`gemm`]).
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// One MR × (4·V) tile of `a · b` at column `j`: `a` is one packed panel (`k × MR`).
+/// The caller guarantees `b.len() >= (k - 1) * ldb + j + 4 * V` ([`gemm`] asserts it).
 #[inline(always)]
-fn tile(a: &[f32], b: &[f32], ldb: usize, k: usize) -> [[f32; NR]; MR] {
-    use core::arch::wasm32::*;
-    let (mut c00, mut c01, mut c10, mut c11) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
-    let (mut c20, mut c21, mut c30, mut c31) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
-    let ap = a.as_ptr();
-    let bp = b.as_ptr();
+fn tile<const V: usize>(a: &[f32], b: &[f32], ldb: usize, j: usize, k: usize) -> [[F4; V]; MR] {
+    let mut acc = [[F4::splat(0.0); V]; MR];
     for p in 0..k {
-        // SAFETY: p < k, so a[p * MR..][..MR] is inside the panel (k * MR values) and
-        // b[p * ldb..][..NR] inside b, by gemm's assertions; v128 loads need no alignment.
-        let (av, b0, b1) = unsafe {
-            (
-                v128_load(ap.add(p * MR) as *const v128),
-                v128_load(bp.add(p * ldb) as *const v128),
-                v128_load(bp.add(p * ldb + 4) as *const v128),
-            )
-        };
-        let a0 = i32x4_shuffle::<0, 0, 0, 0>(av, av);
-        let a1 = i32x4_shuffle::<1, 1, 1, 1>(av, av);
-        let a2 = i32x4_shuffle::<2, 2, 2, 2>(av, av);
-        let a3 = i32x4_shuffle::<3, 3, 3, 3>(av, av);
-        c00 = f32x4_add(c00, f32x4_mul(a0, b0));
-        c01 = f32x4_add(c01, f32x4_mul(a0, b1));
-        c10 = f32x4_add(c10, f32x4_mul(a1, b0));
-        c11 = f32x4_add(c11, f32x4_mul(a1, b1));
-        c20 = f32x4_add(c20, f32x4_mul(a2, b0));
-        c21 = f32x4_add(c21, f32x4_mul(a2, b1));
-        c30 = f32x4_add(c30, f32x4_mul(a3, b0));
-        c31 = f32x4_add(c31, f32x4_mul(a3, b1));
-    }
-    let lanes = |v: v128| {
-        [
-            f32x4_extract_lane::<0>(v),
-            f32x4_extract_lane::<1>(v),
-            f32x4_extract_lane::<2>(v),
-            f32x4_extract_lane::<3>(v),
-        ]
-    };
-    let row = |x: v128, y: v128| {
-        let (x, y) = (lanes(x), lanes(y));
-        [x[0], x[1], x[2], x[3], y[0], y[1], y[2], y[3]]
-    };
-    [row(c00, c01), row(c10, c11), row(c20, c21), row(c30, c31)]
-}
-
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-#[inline(always)]
-fn tile(a: &[f32], b: &[f32], ldb: usize, k: usize) -> [[f32; NR]; MR] {
-    let mut acc = [[0.0f32; NR]; MR];
-    for p in 0..k {
-        let av: &[f32; MR] = a[p * MR..][..MR].try_into().unwrap_or(&[0.0; MR]);
-        let bv: &[f32; NR] = b[p * ldb..][..NR].try_into().unwrap_or(&[0.0; NR]);
+        // SAFETY: p < k: the panel holds k * MR values, and row p of b has 4·V columns
+        // from j (gemm's assertions).
+        let av = unsafe { F4::load(a, p * MR) };
+        let bv: [F4; V] = std::array::from_fn(|v| unsafe { F4::load(b, p * ldb + j + 4 * v) });
+        let lanes = [av.lane::<0>(), av.lane::<1>(), av.lane::<2>(), av.lane::<3>()];
         for r in 0..MR {
-            for j in 0..NR {
-                acc[r][j] += av[r] * bv[j];
+            for v in 0..V {
+                acc[r][v] = acc[r][v].mul_add(lanes[r], bv[v]);
             }
         }
     }
@@ -250,47 +225,103 @@ pub fn depthwise(
     out: &mut [f32],
     padded: &mut Vec<f32>,
 ) {
-    // The plane padded on every side, so the inner loops need no bounds tests: rows and
-    // columns the window can reach, from -pad_before to the last one an output reads.
+    let (sy, sx) = (win.stride[0], win.stride[1]);
+    let (dy, dx) = (win.dilation[0], win.dilation[1]);
+    if sx > 2 {
+        return depthwise_scalar(input, channels, win, filters, epilogue, out, padded);
+    }
+    // Outputs are computed 4 at a time: `owv` columns, the last few discarded.
+    let owv = win.ow.div_ceil(4) * 4;
+    let (pt, pl) = (win.pad_before[0], win.pad_before[1]);
+    // The plane zero-padded on every side, wide enough for every vector load (a stride-2
+    // load reads 8 values) and for the whole input row; rows as far as outputs reach.
+    let reach = if sx == 1 { owv } else { 2 * owv } + (win.kw - 1) * dx;
+    let pw = reach.max(pl + win.w);
+    let ph = (win.oh - 1) * sy + (win.kh - 1) * dy + 1;
+    padded.clear();
+    padded.resize(ph * pw, 0.0);
+    let taps = win.kh * win.kw;
+    let (lo, hi) = (F4::splat(epilogue.lo), F4::splat(epilogue.hi));
+    let mut weights = vec![F4::splat(0.0); taps];
+    for ch in 0..channels {
+        let plane = &input[ch * win.h * win.w..][..win.h * win.w];
+        for y in 0..win.h.min(ph.saturating_sub(pt)) {
+            padded[(y + pt) * pw + pl..][..win.w].copy_from_slice(&plane[y * win.w..][..win.w]);
+        }
+        let f = &filters[ch * taps..][..taps];
+        for (w, &v) in weights.iter_mut().zip(f) {
+            *w = F4::splat(v);
+        }
+        let bias = F4::splat(epilogue.bias.map_or(0.0, |b| b[ch]));
+        let o = &mut out[ch * win.oh * win.ow..][..win.oh * win.ow];
+        for oy in 0..win.oh {
+            for x in (0..owv).step_by(4) {
+                let mut acc = bias;
+                for ky in 0..win.kh {
+                    let base = (oy * sy + ky * dy) * pw + x * sx;
+                    for kx in 0..win.kw {
+                        let at = base + kx * dx;
+                        // SAFETY: the row index is below ph, and at + 4 (stride 1) or at + 8
+                        // (stride 2) is at most reach <= pw past the row's start.
+                        let v = unsafe {
+                            if sx == 1 {
+                                F4::load(padded, at)
+                            } else {
+                                F4::load_even(padded, at)
+                            }
+                        };
+                        acc = acc.mul_add(weights[ky * win.kw + kx], v);
+                    }
+                }
+                let acc = acc.clamp(lo, hi);
+                let at = oy * win.ow + x;
+                if x + 4 <= win.ow {
+                    // SAFETY: at + 4 <= (oy + 1) * ow <= o.len().
+                    unsafe { acc.store(o, at) };
+                } else {
+                    let n = win.ow - x;
+                    o[at..at + n].copy_from_slice(&acc.to_array()[..n]);
+                }
+            }
+        }
+    }
+}
+
+/// [`depthwise`] for strides above 2, one value at a time.
+fn depthwise_scalar(
+    input: &[f32],
+    channels: usize,
+    win: &Window,
+    filters: &[f32],
+    epilogue: Epilogue,
+    out: &mut [f32],
+    padded: &mut Vec<f32>,
+) {
     let ph = (win.oh - 1) * win.stride[0] + (win.kh - 1) * win.dilation[0] + 1;
-    let pw = (win.ow - 1) * win.stride[1] + (win.kw - 1) * win.dilation[1] + 1;
+    let pw = ((win.ow - 1) * win.stride[1] + (win.kw - 1) * win.dilation[1] + 1).max(win.pad_before[1] + win.w);
     let (pt, pl) = (win.pad_before[0], win.pad_before[1]);
     padded.clear();
     padded.resize(ph * pw, 0.0);
     for ch in 0..channels {
         let plane = &input[ch * win.h * win.w..][..win.h * win.w];
         for y in 0..win.h.min(ph.saturating_sub(pt)) {
-            let n = win.w.min(pw.saturating_sub(pl));
-            padded[(y + pt) * pw + pl..][..n].copy_from_slice(&plane[y * win.w..][..n]);
+            padded[(y + pt) * pw + pl..][..win.w].copy_from_slice(&plane[y * win.w..][..win.w]);
         }
         let f = &filters[ch * win.kh * win.kw..][..win.kh * win.kw];
-        let bias = epilogue.bias.map_or(0.0, |b| b[ch]);
         let o = &mut out[ch * win.oh * win.ow..][..win.oh * win.ow];
         for oy in 0..win.oh {
-            let row = &mut o[oy * win.ow..][..win.ow];
-            row.fill(bias);
-            for ky in 0..win.kh {
-                let src = &padded[(oy * win.stride[0] + ky * win.dilation[0]) * pw..][..pw];
-                for kx in 0..win.kw {
-                    let wv = f[ky * win.kw + kx];
-                    let src = &src[kx * win.dilation[1]..];
-                    if win.stride[1] == 1 {
-                        for (r, s) in row.iter_mut().zip(&src[..win.ow]) {
-                            *r += wv * s;
-                        }
-                    } else {
-                        for (ox, r) in row.iter_mut().enumerate() {
-                            *r += wv * src[ox * win.stride[1]];
-                        }
+            for ox in 0..win.ow {
+                let mut s = 0.0;
+                for ky in 0..win.kh {
+                    for kx in 0..win.kw {
+                        let y = oy * win.stride[0] + ky * win.dilation[0];
+                        let x = ox * win.stride[1] + kx * win.dilation[1];
+                        s += f[ky * win.kw + kx] * padded[y * pw + x];
                     }
                 }
-            }
-            for r in row.iter_mut() {
-                *r = r.max(epilogue.lo).min(epilogue.hi);
+                o[oy * win.ow + ox] = epilogue.apply(ch, s);
             }
         }
-        // Rows of the border the next plane does not overwrite stay zero; the interior is
-        // overwritten, so nothing else needs clearing.
     }
 }
 

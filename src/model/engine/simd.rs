@@ -1,0 +1,142 @@
+//! Four `f32` lanes: wasm's 128-bit SIMD in the browser, a plain array natively (which LLVM
+//! maps to the host's vector unit). The kernels are written once against this.
+//!
+//! Loads and stores take a slice and an index and check nothing in release builds: each
+//! kernel asserts, once, that every index it will use is in bounds (the comments at each
+//! call say why), which keeps the bounds tests out of the inner loops.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod imp {
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub struct F4(v128);
+
+    impl F4 {
+        #[inline(always)]
+        pub fn splat(x: f32) -> F4 {
+            F4(f32x4_splat(x))
+        }
+        /// # Safety
+        /// `at + 4 <= s.len()`.
+        #[inline(always)]
+        pub unsafe fn load(s: &[f32], at: usize) -> F4 {
+            debug_assert!(at + 4 <= s.len());
+            F4(v128_load(s.as_ptr().add(at) as *const v128))
+        }
+        /// Lanes `at, at + 2, at + 4, at + 6` (stride-2 windows).
+        ///
+        /// # Safety
+        /// `at + 8 <= s.len()`.
+        #[inline(always)]
+        pub unsafe fn load_even(s: &[f32], at: usize) -> F4 {
+            debug_assert!(at + 8 <= s.len());
+            let a = v128_load(s.as_ptr().add(at) as *const v128);
+            let b = v128_load(s.as_ptr().add(at + 4) as *const v128);
+            F4(i32x4_shuffle::<0, 2, 4, 6>(a, b))
+        }
+        /// # Safety
+        /// `at + 4 <= s.len()`.
+        #[inline(always)]
+        pub unsafe fn store(self, s: &mut [f32], at: usize) {
+            debug_assert!(at + 4 <= s.len());
+            v128_store(s.as_mut_ptr().add(at) as *mut v128, self.0)
+        }
+        #[inline(always)]
+        pub fn lane<const L: usize>(self) -> F4 {
+            F4(i32x4_shuffle::<L, L, L, L>(self.0, self.0))
+        }
+        #[inline(always)]
+        pub fn add(self, o: F4) -> F4 {
+            F4(f32x4_add(self.0, o.0))
+        }
+        /// `self + a · b`: one fused instruction where relaxed SIMD is enabled
+        /// (`LIVEFORM_RELAXED_SIMD=1`), a multiply and an add otherwise.
+        #[inline(always)]
+        pub fn mul_add(self, a: F4, b: F4) -> F4 {
+            #[cfg(target_feature = "relaxed-simd")]
+            return F4(f32x4_relaxed_madd(a.0, b.0, self.0));
+            #[cfg(not(target_feature = "relaxed-simd"))]
+            F4(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
+        }
+        /// Clamps to `[lo, hi]` (`pmax`/`pmin`: one instruction each, and no NaN can
+        /// come out of a model whose inputs are finite).
+        #[inline(always)]
+        pub fn clamp(self, lo: F4, hi: F4) -> F4 {
+            F4(f32x4_pmin(hi.0, f32x4_pmax(lo.0, self.0)))
+        }
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; 4] {
+            [
+                f32x4_extract_lane::<0>(self.0),
+                f32x4_extract_lane::<1>(self.0),
+                f32x4_extract_lane::<2>(self.0),
+                f32x4_extract_lane::<3>(self.0),
+            ]
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod imp {
+    #[derive(Clone, Copy)]
+    pub struct F4([f32; 4]);
+
+    impl F4 {
+        #[inline(always)]
+        pub fn splat(x: f32) -> F4 {
+            F4([x; 4])
+        }
+        /// # Safety
+        /// `at + 4 <= s.len()`.
+        #[inline(always)]
+        pub unsafe fn load(s: &[f32], at: usize) -> F4 {
+            debug_assert!(at + 4 <= s.len());
+            F4(*(s.as_ptr().add(at) as *const [f32; 4]))
+        }
+        /// # Safety
+        /// `at + 8 <= s.len()`.
+        #[inline(always)]
+        pub unsafe fn load_even(s: &[f32], at: usize) -> F4 {
+            debug_assert!(at + 8 <= s.len());
+            let p = s.as_ptr().add(at);
+            F4([*p, *p.add(2), *p.add(4), *p.add(6)])
+        }
+        /// # Safety
+        /// `at + 4 <= s.len()`.
+        #[inline(always)]
+        pub unsafe fn store(self, s: &mut [f32], at: usize) {
+            debug_assert!(at + 4 <= s.len());
+            *(s.as_mut_ptr().add(at) as *mut [f32; 4]) = self.0;
+        }
+        #[inline(always)]
+        pub fn lane<const L: usize>(self) -> F4 {
+            F4([self.0[L]; 4])
+        }
+        #[inline(always)]
+        pub fn add(self, o: F4) -> F4 {
+            F4(std::array::from_fn(|i| self.0[i] + o.0[i]))
+        }
+        #[inline(always)]
+        pub fn mul_add(self, a: F4, b: F4) -> F4 {
+            F4(std::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
+        }
+        #[inline(always)]
+        pub fn clamp(self, lo: F4, hi: F4) -> F4 {
+            F4(std::array::from_fn(|i| {
+                let v = if lo.0[i] > self.0[i] { lo.0[i] } else { self.0[i] };
+                if v > hi.0[i] {
+                    hi.0[i]
+                } else {
+                    v
+                }
+            }))
+        }
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; 4] {
+            self.0
+        }
+    }
+}
+
+pub use imp::F4;
