@@ -101,11 +101,16 @@ enum Op {
     MatMul(MatMul),
     Conv(Conv),
     Depthwise(Depthwise),
-    Binary(BinOp, Broadcast),
+    /// An element-wise operation, then a clamp (`[-∞, ∞]` when none was fused).
+    Binary(BinOp, Broadcast, [f32; 2]),
+    /// `x + k[c] · min(x, 0)`: PReLU as the models write it (slope − 1 per channel `c`).
+    Prelu { outer: usize, inner: usize, k: Vec<f32> },
+    /// `max(gather₀(x), gather₁(x))`: a max pool's halves, never materialised.
+    PairMax(GatherMap, GatherMap),
     Sigmoid,
     Softmax { outer: usize, len: usize, inner: usize },
     /// A strided gather of the whole output (transpose, slice, downsample).
-    Gather { offset: usize, strides: Vec<usize> },
+    Gather(GatherMap),
     /// Inputs laid side by side along an axis: `outer` blocks of each input's `inner` run.
     Concat { outer: usize, runs: Vec<usize> },
     Pad { value: f32, offset: usize, strides: Vec<usize>, in_shape: Vec<usize> },
@@ -121,17 +126,63 @@ impl Op {
             Op::MatMul(_) => "MatMul",
             Op::Conv(_) => "Conv",
             Op::Depthwise(_) => "DepthwiseConv",
-            Op::Binary(BinOp::Add, _) => "Add",
-            Op::Binary(BinOp::Mul, _) => "Mul",
-            Op::Binary(BinOp::Min, _) => "Min",
-            Op::Binary(BinOp::Max, _) => "Max",
+            Op::Binary(BinOp::Add, ..) => "Add",
+            Op::Binary(BinOp::Mul, ..) => "Mul",
+            Op::Binary(BinOp::Min, ..) => "Min",
+            Op::Binary(BinOp::Max, ..) => "Max",
+            Op::Prelu { .. } => "Prelu",
+            Op::PairMax(..) => "MaxPool",
             Op::Sigmoid => "Sigmoid",
             Op::Softmax { .. } => "Softmax",
-            Op::Gather { .. } => "Gather",
+            Op::Gather(_) => "Gather",
             Op::Concat { .. } => "Concat",
             Op::Pad { .. } => "Pad",
             Op::Resize(_) => "Resize",
             Op::AvgPool { .. } => "AvgPool",
+        }
+    }
+}
+
+/// Which source element each output element of a gather reads: per output axis, the
+/// source axis, the first index and the step (a transpose permutes, a slice begins and
+/// steps). Two gathers in a row compose into one ([`GatherMap::then`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GatherMap {
+    src_shape: Vec<usize>,
+    /// Per output axis: (source axis, begin, step).
+    axes: Vec<(usize, usize, usize)>,
+    shape: Vec<usize>,
+}
+
+impl GatherMap {
+    fn identity(src_shape: &[usize]) -> GatherMap {
+        GatherMap {
+            src_shape: src_shape.to_vec(),
+            axes: (0..src_shape.len()).map(|a| (a, 0, 1)).collect(),
+            shape: src_shape.to_vec(),
+        }
+    }
+
+    /// The source offset of output element 0 and the source stride of each output axis.
+    fn offset_and_strides(&self) -> (usize, Vec<usize>) {
+        let st = kernels::strides_of(&self.src_shape);
+        let offset = self.axes.iter().map(|&(a, b, _)| b * st[a]).sum();
+        (offset, self.axes.iter().map(|&(a, _, s)| st[a] * s).collect())
+    }
+
+    /// This gather, then `next` (which reads this one's output): one gather of the source.
+    fn then(&self, next: &GatherMap) -> GatherMap {
+        GatherMap {
+            src_shape: self.src_shape.clone(),
+            axes: next
+                .axes
+                .iter()
+                .map(|&(a, b, s)| {
+                    let (src, b1, s1) = self.axes[a];
+                    (src, b1 + b * s1, s1 * s)
+                })
+                .collect(),
+            shape: next.shape.clone(),
         }
     }
 }
@@ -264,6 +315,9 @@ impl Engine {
             slot_sizes: vec![],
             scratch: Mutex::new(Scratch::default()),
         };
+        engine.compose_gathers();
+        engine.fuse_pair_max();
+        engine.fuse_prelu();
         engine.fuse_epilogues();
         engine.drop_dead_steps();
         engine.plan_buffers();
@@ -323,7 +377,7 @@ impl Engine {
                         }
                     })
                     .collect();
-                execute(&step.op, &ins, &self.values, step, &mut out[..out_len], &mut scratch.pack, &mut scratch.cols);
+                execute(&step.op, &ins, &mut out[..out_len], &mut scratch.pack, &mut scratch.cols);
             }
             scratch.slots[out_slot] = out;
             each(step.op.name(), index);
@@ -361,43 +415,221 @@ impl Engine {
         uses
     }
 
-    /// Folds `add(product, per-channel constant)`, then `max(·, c)` / `min(·, c)` with a
-    /// scalar constant, into the product's epilogue when the product feeds nothing else.
-    fn fuse_epilogues(&mut self) {
-        let mut producer: HashMap<usize, usize> =
-            self.steps.iter().enumerate().map(|(i, s)| (s.output, i)).collect();
-        let mut uses = self.use_counts();
+    /// Which step writes each value.
+    fn producers(&self) -> HashMap<usize, usize> {
+        self.steps.iter().enumerate().map(|(i, s)| (s.output, i)).collect()
+    }
+
+    /// The step writing `v`, if `v` is read by exactly one place.
+    fn sole_producer(&self, v: usize, producers: &HashMap<usize, usize>, uses: &[usize]) -> Option<usize> {
+        producers.get(&v).copied().filter(|_| uses[v] == 1)
+    }
+
+    /// Removes the marked steps.
+    fn remove_steps(&mut self, removed: &[bool]) {
+        let mut keep = removed.iter().map(|r| !r);
+        self.steps.retain(|_| keep.next().unwrap_or(true));
+    }
+
+    /// A gather of a gather (a slice of a downsample, …) becomes one gather.
+    fn compose_gathers(&mut self) {
+        let producers = self.producers();
+        let uses = self.use_counts();
         let mut removed = vec![false; self.steps.len()];
         for i in 0..self.steps.len() {
-            let Op::Binary(op, _) = self.steps[i].op else {
+            let Op::Gather(outer) = &self.steps[i].op else {
+                continue;
+            };
+            let Some(p) = self.sole_producer(self.steps[i].inputs[0], &producers, &uses) else {
+                continue;
+            };
+            let Op::Gather(inner) = &self.steps[p].op else {
+                continue;
+            };
+            let map = inner.then(outer);
+            let source = self.steps[p].inputs[0];
+            self.values[self.steps[p].output].source = Source::Fused;
+            self.steps[i] = Step {
+                op: Op::Gather(map),
+                inputs: vec![source],
+                output: self.steps[i].output,
+            };
+            removed[p] = true;
+        }
+        self.remove_steps(&removed);
+    }
+
+    /// `max(gather₀(x), gather₁(x))` (a 2×2 max pool's halves) becomes one pass over `x`.
+    fn fuse_pair_max(&mut self) {
+        let producers = self.producers();
+        let uses = self.use_counts();
+        let mut removed = vec![false; self.steps.len()];
+        for i in 0..self.steps.len() {
+            let Op::Binary(BinOp::Max, ..) = self.steps[i].op else {
                 continue;
             };
             let [x, y] = self.steps[i].inputs[..] else {
                 continue;
             };
+            let (Some(px), Some(py)) = (
+                self.sole_producer(x, &producers, &uses),
+                self.sole_producer(y, &producers, &uses),
+            ) else {
+                continue;
+            };
+            let (Op::Gather(gx), Op::Gather(gy)) = (&self.steps[px].op, &self.steps[py].op) else {
+                continue;
+            };
+            let same_walk = gx.shape == gy.shape
+                && gx.offset_and_strides().1 == gy.offset_and_strides().1
+                && self.values[self.steps[i].output].shape == gx.shape;
+            if px == py || self.steps[px].inputs != self.steps[py].inputs || !same_walk {
+                continue;
+            }
+            let op = Op::PairMax(gx.clone(), gy.clone());
+            let source = self.steps[px].inputs[0];
+            for v in [x, y] {
+                self.values[v].source = Source::Fused;
+            }
+            self.steps[i] = Step {
+                op,
+                inputs: vec![source],
+                output: self.steps[i].output,
+            };
+            removed[px] = true;
+            removed[py] = true;
+        }
+        self.remove_steps(&removed);
+    }
+
+    /// `add(x, mul(min(x, 0), k))` with `k` constant per channel (PReLU, rewritten so when
+    /// the models were converted) becomes one pass.
+    fn fuse_prelu(&mut self) {
+        let producers = self.producers();
+        let uses = self.use_counts();
+        let mut removed = vec![false; self.steps.len()];
+        for i in 0..self.steps.len() {
+            let Op::Binary(BinOp::Add, ..) = self.steps[i].op else {
+                continue;
+            };
+            let [a, b] = self.steps[i].inputs[..] else {
+                continue;
+            };
+            // Either operand may be the product.
+            let found = [(a, b), (b, a)].into_iter().find_map(|(x, m)| {
+                let pm = self.sole_producer(m, &producers, &uses)?;
+                let Op::Binary(BinOp::Mul, _, [lo, hi]) = self.steps[pm].op else {
+                    return None;
+                };
+                if lo != f32::NEG_INFINITY || hi != f32::INFINITY {
+                    return None;
+                }
+                let [n, k] = self.steps[pm].inputs[..] else {
+                    return None;
+                };
+                let (n, k) = if const_of(&self.values, k).is_some() { (n, k) } else { (k, n) };
+                let k_data = const_of(&self.values, k)?;
+                let pn = self.sole_producer(n, &producers, &uses)?;
+                let Op::Binary(BinOp::Min, _, [lo, hi]) = self.steps[pn].op else {
+                    return None;
+                };
+                if lo != f32::NEG_INFINITY || hi != f32::INFINITY {
+                    return None;
+                }
+                let [u, z] = self.steps[pn].inputs[..] else {
+                    return None;
+                };
+                let (u, z) = if const_of(&self.values, z).is_some() { (u, z) } else { (z, u) };
+                let zero = const_of(&self.values, z)?;
+                if u != x || zero.len() != 1 || zero[0] != 0.0 {
+                    return None;
+                }
+                // k per channel (axis 1) of x's NCHW-like shape, or one value.
+                let shape = &self.values[x].shape;
+                let (ks, out) = (&self.values[k].shape, &self.values[self.steps[i].output].shape);
+                if shape.len() < 2 || out != shape || ks.len() > shape.len() {
+                    return None;
+                }
+                let off = shape.len() - ks.len();
+                let channels = shape[1];
+                let per_channel = ks.iter().enumerate().all(|(d, &s)| s == 1 || (d + off == 1 && s == channels));
+                if !per_channel {
+                    return None;
+                }
+                let k: Vec<f32> = if k_data.len() == 1 { vec![k_data[0]; channels] } else { k_data.to_vec() };
+                Some((x, m, n, pm, pn, k))
+            });
+            let Some((x, m, n, pm, pn, k)) = found else {
+                continue;
+            };
+            let shape = self.values[x].shape.clone();
+            let op = Op::Prelu {
+                outer: shape[0],
+                inner: shape[2..].iter().product(),
+                k,
+            };
+            self.values[m].source = Source::Fused;
+            self.values[n].source = Source::Fused;
+            self.steps[i] = Step {
+                op,
+                inputs: vec![x],
+                output: self.steps[i].output,
+            };
+            removed[pm] = true;
+            removed[pn] = true;
+        }
+        self.remove_steps(&removed);
+    }
+
+    /// Folds `add(product, per-channel constant)` into a product's bias, and `max(·, c)` /
+    /// `min(·, c)` with a scalar constant into the clamp of the step before (a product or an
+    /// element-wise operation), when that step's result feeds nothing else.
+    fn fuse_epilogues(&mut self) {
+        let mut producers = self.producers();
+        let mut uses = self.use_counts();
+        let mut removed = vec![false; self.steps.len()];
+        for i in 0..self.steps.len() {
+            let Op::Binary(op, _, [lo0, hi0]) = self.steps[i].op else {
+                continue;
+            };
+            if lo0 != f32::NEG_INFINITY || hi0 != f32::INFINITY {
+                continue;
+            }
+            let [x, y] = self.steps[i].inputs[..] else {
+                continue;
+            };
             // Which operand is the product, which the constant.
-            let (prod_value, konst_value) = if producer.contains_key(&x) { (x, y) } else { (y, x) };
+            let (prod_value, konst_value) = if producers.contains_key(&x) { (x, y) } else { (y, x) };
             let Some(konst) = const_of(&self.values, konst_value) else {
                 continue;
             };
-            let Some(&p) = producer.get(&prod_value) else {
+            let Some(p) = self.sole_producer(prod_value, &producers, &uses) else {
                 continue;
             };
             let prod_shape = self.values[prod_value].shape.clone();
             let konst_shape = self.values[konst_value].shape.clone();
-            if removed[p] || uses[prod_value] != 1 || self.values[self.steps[i].output].shape != prod_shape {
+            if removed[p] || self.values[self.steps[i].output].shape != prod_shape {
                 continue;
             }
-            // The axis of the product's rows (matmul) or channels (convolutions).
-            let (fused, channel_axis, channels) = match &mut self.steps[p].op {
-                Op::MatMul(mm) if mm.batches.len() == 1 => (&mut mm.fused, prod_shape.len() - 2, mm.m),
-                Op::Conv(c) if c.images == 1 => (&mut c.fused, 1, c.cout),
-                Op::Depthwise(d) if d.images == 1 => (&mut d.fused, 1, d.channels),
+            let scalar = konst.len() == 1;
+            // The product's bias (with its channel axis and count), and its clamp.
+            let (bias, channel_axis, channels, clamp) = match &mut self.steps[p].op {
+                Op::MatMul(mm) if mm.batches.len() == 1 => {
+                    (Some(&mut mm.fused.bias), prod_shape.len() - 2, mm.m, [&mut mm.fused.lo, &mut mm.fused.hi])
+                }
+                Op::Conv(c) if c.images == 1 => (Some(&mut c.fused.bias), 1, c.cout, [&mut c.fused.lo, &mut c.fused.hi]),
+                Op::Depthwise(d) if d.images == 1 => {
+                    (Some(&mut d.fused.bias), 1, d.channels, [&mut d.fused.lo, &mut d.fused.hi])
+                }
+                Op::Binary(_, _, [lo, hi]) => (None, 0, 0, [lo, hi]),
                 _ => continue,
             };
-            let scalar = konst.len() == 1;
+            let [lo, hi] = clamp;
             match op {
-                BinOp::Add if fused.lo == f32::NEG_INFINITY && fused.hi == f32::INFINITY => {
+                BinOp::Add if *lo == f32::NEG_INFINITY && *hi == f32::INFINITY => {
+                    let Some(bias) = bias else {
+                        continue;
+                    };
                     // The constant must vary along the channel axis only.
                     let rank = prod_shape.len();
                     let Some(off) = rank.checked_sub(konst_shape.len()) else {
@@ -407,13 +639,13 @@ impl Engine {
                     if !per_channel {
                         continue;
                     }
-                    let bias = fused.bias.get_or_insert_with(|| vec![0.0; channels]);
+                    let bias = bias.get_or_insert_with(|| vec![0.0; channels]);
                     for (c, b) in bias.iter_mut().enumerate() {
                         *b += if scalar { konst[0] } else { konst[c] };
                     }
                 }
-                BinOp::Max if scalar => fused.lo = fused.lo.max(konst[0]),
-                BinOp::Min if scalar => fused.hi = fused.hi.min(konst[0]),
+                BinOp::Max if scalar => *lo = lo.max(konst[0]),
+                BinOp::Min if scalar => *hi = hi.min(konst[0]),
                 _ => continue,
             }
             // The product now writes the operation's output; the operation is gone, and so
@@ -421,13 +653,12 @@ impl Engine {
             let out = self.steps[i].output;
             self.steps[p].output = out;
             self.values[prod_value].source = Source::Fused;
-            producer.remove(&prod_value);
-            producer.insert(out, p);
+            producers.remove(&prod_value);
+            producers.insert(out, p);
             uses[konst_value] -= 1;
             removed[i] = true;
         }
-        let mut keep = removed.iter().map(|r| !r);
-        self.steps.retain(|_| keep.next().unwrap_or(true));
+        self.remove_steps(&removed);
     }
 
     /// Drops steps whose results no output needs.
@@ -544,7 +775,7 @@ impl Engine {
 }
 
 /// Runs one step's kernel: `ins` are its inputs' data, `out` its output's.
-fn execute(op: &Op, ins: &[&[f32]], values: &[Value], step: &Step, out: &mut [f32], pack: &mut Vec<f32>, cols: &mut Vec<f32>) {
+fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: &mut Vec<f32>) {
     match op {
         Op::MatMul(mm) => {
             for (bi, &(a_off, b_off, c_off)) in mm.batches.iter().enumerate() {
@@ -587,7 +818,12 @@ fn execute(op: &Op, ins: &[&[f32]], values: &[Value], step: &Step, out: &mut [f3
                 );
             }
         }
-        Op::Binary(op, plan) => plan.run(*op, ins[0], ins[1], out),
+        Op::Binary(op, plan, [lo, hi]) => plan.run(*op, ins[0], ins[1], out, *lo, *hi),
+        Op::Prelu { outer, inner, k } => kernels::prelu(ins[0], *outer, k, *inner, out),
+        Op::PairMax(g0, g1) => {
+            let ((o0, strides), (o1, _)) = (g0.offset_and_strides(), g1.offset_and_strides());
+            kernels::pair_max(ins[0], o0, o1, &strides, &g0.shape, out);
+        }
         Op::Sigmoid => {
             for (o, x) in out.iter_mut().zip(ins[0]) {
                 *o = 1.0 / (1.0 + (-x).exp());
@@ -611,9 +847,9 @@ fn execute(op: &Op, ins: &[&[f32]], values: &[Value], step: &Step, out: &mut [f3
                 }
             }
         }
-        Op::Gather { offset, strides } => {
-            let shape = &values[step.output].shape;
-            kernels::copy_strided(ins[0], *offset, strides, out, 0, &kernels::strides_of(shape), shape);
+        Op::Gather(map) => {
+            let (offset, strides) = map.offset_and_strides();
+            kernels::copy_strided(ins[0], offset, &strides, out, 0, &kernels::strides_of(&map.shape), &map.shape);
         }
         Op::Concat { outer, runs } => {
             let total: usize = runs.iter().sum();
@@ -713,11 +949,8 @@ impl Builder<'_> {
             let len = checked_len(&shape)?;
             let mut out = vec![0.0; len];
             let ins: Vec<&[f32]> = consts.iter().map(|c| c.as_slice()).collect();
-            let output = self.add_value(shape, Source::Step)?;
-            let step = Step { op, inputs, output };
-            execute(&step.op, &ins, &self.values, &step, &mut out, &mut vec![], &mut vec![]);
-            self.values[output].source = Source::Const(Arc::new(out));
-            return Ok(output);
+            execute(&op, &ins, &mut out, &mut vec![], &mut vec![]);
+            return self.konst(shape, out);
         }
         let output = self.add_value(shape, Source::Step)?;
         self.steps.push(Step { op, inputs, output });
@@ -901,10 +1134,13 @@ impl Builder<'_> {
                 if seen != (0..in_shape.len()).collect::<Vec<_>>() {
                     return Err("transpose axes are not a permutation".into());
                 }
-                let st = kernels::strides_of(&in_shape);
-                let shape = perm.iter().map(|&p| in_shape[p]).collect();
-                let strides = perm.iter().map(|&p| st[p]).collect();
-                Ok(Arg::Tensor(self.step(Op::Gather { offset: 0, strides }, vec![x], shape)?))
+                let shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
+                let map = GatherMap {
+                    src_shape: in_shape,
+                    axes: perm.iter().map(|&p| (p, 0, 1)).collect(),
+                    shape: shape.clone(),
+                };
+                Ok(Arg::Tensor(self.step(Op::Gather(map), vec![x], shape)?))
             }
             "slice" | "tract_core_downsample" => {
                 let x = t(self, "input")?;
@@ -925,10 +1161,7 @@ impl Builder<'_> {
                 if begins.len() != axes.len() || ends.len() != axes.len() || steps.len() != axes.len() {
                     return Err("slice lists differ in length".into());
                 }
-                let st = kernels::strides_of(&in_shape);
-                let mut shape = in_shape.clone();
-                let mut strides = st.clone();
-                let mut offset = 0;
+                let mut map = GatherMap::identity(&in_shape);
                 for (((&axis, &b), &e), &s) in axes.iter().zip(&begins).zip(&ends).zip(&steps) {
                     let len = *in_shape.get(axis).ok_or("axis out of range")? as i64;
                     let fix = |i: i64| if i < 0 { (i + len).max(0) } else { i.min(len) };
@@ -936,11 +1169,11 @@ impl Builder<'_> {
                     if s <= 0 || b >= e {
                         return Err("empty or backward slice".into());
                     }
-                    shape[axis] = ((e - b) as usize).div_ceil(s as usize);
-                    strides[axis] = st[axis] * s as usize;
-                    offset += b as usize * st[axis];
+                    map.shape[axis] = ((e - b) as usize).div_ceil(s as usize);
+                    map.axes[axis] = (axis, b as usize, s as usize);
                 }
-                Ok(Arg::Tensor(self.step(Op::Gather { offset, strides }, vec![x], shape)?))
+                let shape = map.shape.clone();
+                Ok(Arg::Tensor(self.step(Op::Gather(map), vec![x], shape)?))
             }
             "concat" => {
                 let Arg::List(items) = get("values")? else {
@@ -993,7 +1226,8 @@ impl Builder<'_> {
                     _ => BinOp::Max,
                 };
                 let (plan, shape) = Broadcast::new(&shape_of(self, x), &shape_of(self, y)).ok_or("shapes do not broadcast")?;
-                Ok(Arg::Tensor(self.step(Op::Binary(bin, plan), vec![x, y], shape)?))
+                let op = Op::Binary(bin, plan, [f32::NEG_INFINITY, f32::INFINITY]);
+                Ok(Arg::Tensor(self.step(op, vec![x, y], shape)?))
             }
             "sigmoid" => {
                 let x = t(self, "x")?;
@@ -1100,10 +1334,13 @@ impl Builder<'_> {
             let r = sb.len();
             let mut perm: Vec<usize> = (0..r).collect();
             perm.swap(r - 2, r - 1);
-            let st = kernels::strides_of(&sb);
             let shape: Vec<usize> = perm.iter().map(|&p| sb[p]).collect();
-            let strides = perm.iter().map(|&p| st[p]).collect();
-            let v = self.step(Op::Gather { offset: 0, strides }, vec![b], shape.clone())?;
+            let map = GatherMap {
+                src_shape: sb,
+                axes: perm.iter().map(|&p| (p, 0, 1)).collect(),
+                shape: shape.clone(),
+            };
+            let v = self.step(Op::Gather(map), vec![b], shape.clone())?;
             (v, shape)
         } else {
             (b, sb)

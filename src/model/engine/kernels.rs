@@ -9,7 +9,7 @@
 use super::simd::F4;
 
 /// Rows of the packed left operand per micro-tile.
-pub const MR: usize = 4;
+pub const MR: usize = 6;
 /// Columns of the right operand per micro-tile (two 4-lane vectors).
 pub const NR: usize = 8;
 
@@ -132,12 +132,11 @@ fn tile<const V: usize>(a: &[f32], b: &[f32], ldb: usize, j: usize, k: usize) ->
     for p in 0..k {
         // SAFETY: p < k: the panel holds k * MR values, and row p of b has 4·V columns
         // from j (gemm's assertions).
-        let av = unsafe { F4::load(a, p * MR) };
         let bv: [F4; V] = std::array::from_fn(|v| unsafe { F4::load(b, p * ldb + j + 4 * v) });
-        let lanes = [av.lane::<0>(), av.lane::<1>(), av.lane::<2>(), av.lane::<3>()];
-        for r in 0..MR {
-            for v in 0..V {
-                acc[r][v] = acc[r][v].mul_add(lanes[r], bv[v]);
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = unsafe { F4::load_splat(a, p * MR + r) };
+            for (c, bv) in row.iter_mut().zip(&bv) {
+                *c = c.mul_add(av, *bv);
             }
         }
     }
@@ -334,18 +333,6 @@ pub enum BinOp {
     Max,
 }
 
-impl BinOp {
-    #[inline(always)]
-    pub fn apply(self, a: f32, b: f32) -> f32 {
-        match self {
-            BinOp::Add => a + b,
-            BinOp::Mul => a * b,
-            BinOp::Min => a.min(b),
-            BinOp::Max => a.max(b),
-        }
-    }
-}
-
 /// How a broadcast binary operation walks its operands: the output's dimensions merged
 /// where both operands are laid out alike, with each operand's stride (0 where broadcast).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -418,15 +405,15 @@ impl Broadcast {
         Some((plan, out))
     }
 
-    /// `out = op(a, b)` over the whole output.
-    pub fn run(&self, op: BinOp, a: &[f32], b: &[f32], out: &mut [f32]) {
+    /// `out = clamp(op(a, b), lo, hi)` over the whole output.
+    pub fn run(&self, op: BinOp, a: &[f32], b: &[f32], out: &mut [f32], lo: f32, hi: f32) {
         let last = self.dims.len() - 1;
         let (n, sa, sb) = (self.dims[last], self.a_strides[last], self.b_strides[last]);
         let outer: usize = self.dims[..last].iter().product();
         let mut index = vec![0usize; last];
         let (mut oa, mut ob) = (0usize, 0usize);
         for chunk in out.chunks_exact_mut(n).take(outer) {
-            binary_row(op, &a[oa..], sa, &b[ob..], sb, chunk);
+            binary_row(op, &a[oa..], sa, &b[ob..], sb, chunk, [lo, hi]);
             // Odometer over the outer dimensions.
             for d in (0..last).rev() {
                 index[d] += 1;
@@ -443,44 +430,93 @@ impl Broadcast {
     }
 }
 
-/// One contiguous run of a binary operation, with the common stride cases kept apart so
-/// each loop vectorises.
+/// One contiguous run of a binary operation, 4 lanes at a time, with the common stride
+/// cases apart so each loop is straight vector code.
 #[inline(always)]
-fn binary_row(op: BinOp, a: &[f32], sa: usize, b: &[f32], sb: usize, out: &mut [f32]) {
-    let n = out.len();
-    macro_rules! each {
-        ($f:expr) => {
-            match (sa, sb) {
-                (1, 1) => {
-                    for ((o, x), y) in out.iter_mut().zip(&a[..n]).zip(&b[..n]) {
-                        *o = $f(*x, *y);
-                    }
-                }
-                (1, 0) => {
-                    let y = b[0];
-                    for (o, x) in out.iter_mut().zip(&a[..n]) {
-                        *o = $f(*x, y);
-                    }
-                }
-                (0, 1) => {
-                    let x = a[0];
-                    for (o, y) in out.iter_mut().zip(&b[..n]) {
-                        *o = $f(x, *y);
-                    }
-                }
-                _ => {
-                    for (i, o) in out.iter_mut().enumerate() {
-                        *o = $f(a[i * sa], b[i * sb]);
-                    }
-                }
-            }
-        };
-    }
+fn binary_row(op: BinOp, a: &[f32], sa: usize, b: &[f32], sb: usize, out: &mut [f32], clamp: [f32; 2]) {
     match op {
-        BinOp::Add => each!(|x: f32, y: f32| x + y),
-        BinOp::Mul => each!(|x: f32, y: f32| x * y),
-        BinOp::Min => each!(|x: f32, y: f32| x.min(y)),
-        BinOp::Max => each!(|x: f32, y: f32| x.max(y)),
+        BinOp::Add => binary_row_with(a, sa, b, sb, out, clamp, F4::add, |x, y| x + y),
+        BinOp::Mul => binary_row_with(a, sa, b, sb, out, clamp, F4::mul, |x, y| x * y),
+        BinOp::Min => binary_row_with(a, sa, b, sb, out, clamp, F4::min, min),
+        BinOp::Max => binary_row_with(a, sa, b, sb, out, clamp, F4::max, max),
+    }
+}
+
+/// `pmin`'s semantics (what [`F4::min`] does), one value.
+#[inline(always)]
+fn min(x: f32, y: f32) -> f32 {
+    if y < x {
+        y
+    } else {
+        x
+    }
+}
+
+/// `pmax`'s semantics (what [`F4::max`] does), one value.
+#[inline(always)]
+fn max(x: f32, y: f32) -> f32 {
+    if x < y {
+        y
+    } else {
+        x
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn binary_row_with(
+    a: &[f32],
+    sa: usize,
+    b: &[f32],
+    sb: usize,
+    out: &mut [f32],
+    [lo, hi]: [f32; 2],
+    v: impl Fn(F4, F4) -> F4,
+    s: impl Fn(f32, f32) -> f32,
+) {
+    let (lov, hiv) = (F4::splat(lo), F4::splat(hi));
+    let v = |x: F4, y: F4| v(x, y).clamp(lov, hiv);
+    let s = |x: f32, y: f32| min(max(s(x, y), lo), hi);
+    let n = out.len();
+    let full = n - n % 4;
+    match (sa, sb) {
+        (1, 1) => {
+            let (a, b) = (&a[..n], &b[..n]);
+            for i in (0..full).step_by(4) {
+                // SAFETY: i + 4 <= full <= n, the length of a, b and out.
+                unsafe { v(F4::load(a, i), F4::load(b, i)).store(out, i) };
+            }
+            for i in full..n {
+                out[i] = s(a[i], b[i]);
+            }
+        }
+        (1, 0) => {
+            let (a, y) = (&a[..n], b[0]);
+            let yv = F4::splat(y);
+            for i in (0..full).step_by(4) {
+                // SAFETY: as above.
+                unsafe { v(F4::load(a, i), yv).store(out, i) };
+            }
+            for i in full..n {
+                out[i] = s(a[i], y);
+            }
+        }
+        (0, 1) => {
+            let (x, b) = (a[0], &b[..n]);
+            let xv = F4::splat(x);
+            for i in (0..full).step_by(4) {
+                // SAFETY: as above.
+                unsafe { v(xv, F4::load(b, i)).store(out, i) };
+            }
+            for i in full..n {
+                out[i] = s(x, b[i]);
+            }
+        }
+        _ => {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = s(a[i * sa], b[i * sb]);
+            }
+        }
     }
 }
 
@@ -564,6 +600,76 @@ pub fn resize_axis(src: &[f32], outer: usize, len_in: usize, inner: usize, taps:
             for ((v, a), b) in d[x * inner..][..inner].iter_mut().zip(r0).zip(r1) {
                 *v = a * (1.0 - r) + b * r;
             }
+        }
+    }
+}
+
+/// PReLU as the models write it: `x + k[c] · min(x, 0)` over `[outer, k.len(), inner]`.
+pub fn prelu(x: &[f32], outer: usize, k: &[f32], inner: usize, out: &mut [f32]) {
+    let channels = k.len();
+    let zero = F4::splat(0.0);
+    let full = inner - inner % 4;
+    for o in 0..outer {
+        for (c, &kc) in k.iter().enumerate() {
+            let at = (o * channels + c) * inner;
+            let (xs, ys) = (&x[at..][..inner], &mut out[at..][..inner]);
+            let kv = F4::splat(kc);
+            for i in (0..full).step_by(4) {
+                // SAFETY: i + 4 <= full <= inner, the length of xs and ys.
+                unsafe {
+                    let v = F4::load(xs, i);
+                    v.mul_add(kv, v.min(zero)).store(ys, i);
+                }
+            }
+            for i in full..inner {
+                ys[i] = xs[i] + kc * min(xs[i], 0.0);
+            }
+        }
+    }
+}
+
+/// `out[i] = max(src[o0 + i·strides], src[o1 + i·strides])` over `shape` (two gathers with
+/// one walk, as a max pool's halves are): the last axis 4 at a time when its stride is 1
+/// or 2.
+pub fn pair_max(src: &[f32], o0: usize, o1: usize, strides: &[usize], shape: &[usize], out: &mut [f32]) {
+    if shape.contains(&0) {
+        return;
+    }
+    let Some(last) = shape.len().checked_sub(1) else {
+        out[0] = max(src[o0], src[o1]);
+        return;
+    };
+    let (n, s) = (shape[last], strides[last]);
+    let outer: usize = shape[..last].iter().product();
+    let mut index = vec![0usize; last];
+    let mut base = 0usize;
+    for row in out.chunks_exact_mut(n).take(outer) {
+        let (p0, p1) = (base + o0, base + o1);
+        let mut i = 0;
+        if s == 1 {
+            while i + 4 <= n && p0.max(p1) + i + 4 <= src.len() {
+                // SAFETY: checked just above.
+                unsafe { F4::load(src, p0 + i).max(F4::load(src, p1 + i)).store(row, i) };
+                i += 4;
+            }
+        } else if s == 2 {
+            while i + 4 <= n && p0.max(p1) + 2 * i + 8 <= src.len() {
+                // SAFETY: checked just above.
+                unsafe { F4::load_even(src, p0 + 2 * i).max(F4::load_even(src, p1 + 2 * i)).store(row, i) };
+                i += 4;
+            }
+        }
+        for j in i..n {
+            row[j] = max(src[p0 + j * s], src[p1 + j * s]);
+        }
+        for d in (0..last).rev() {
+            index[d] += 1;
+            base += strides[d];
+            if index[d] < shape[d] {
+                break;
+            }
+            base -= strides[d] * shape[d];
+            index[d] = 0;
         }
     }
 }

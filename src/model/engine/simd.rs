@@ -24,6 +24,15 @@ mod imp {
             debug_assert!(at + 4 <= s.len());
             F4(v128_load(s.as_ptr().add(at) as *const v128))
         }
+        /// `s[at]` in every lane.
+        ///
+        /// # Safety
+        /// `at < s.len()`.
+        #[inline(always)]
+        pub unsafe fn load_splat(s: &[f32], at: usize) -> F4 {
+            debug_assert!(at < s.len());
+            F4(v128_load32_splat(s.as_ptr().add(at) as *const u32))
+        }
         /// Lanes `at, at + 2, at + 4, at + 6` (stride-2 windows).
         ///
         /// # Safety
@@ -43,12 +52,22 @@ mod imp {
             v128_store(s.as_mut_ptr().add(at) as *mut v128, self.0)
         }
         #[inline(always)]
-        pub fn lane<const L: usize>(self) -> F4 {
-            F4(i32x4_shuffle::<L, L, L, L>(self.0, self.0))
-        }
-        #[inline(always)]
         pub fn add(self, o: F4) -> F4 {
             F4(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: F4) -> F4 {
+            F4(f32x4_mul(self.0, o.0))
+        }
+        /// Lane-wise maximum (`pmax`: `self < o ? o : self`).
+        #[inline(always)]
+        pub fn max(self, o: F4) -> F4 {
+            F4(f32x4_pmax(self.0, o.0))
+        }
+        /// Lane-wise minimum (`pmin`: `o < self ? o : self`).
+        #[inline(always)]
+        pub fn min(self, o: F4) -> F4 {
+            F4(f32x4_pmin(self.0, o.0))
         }
         /// `self + a · b`: one fused instruction where relaxed SIMD is enabled
         /// (`LIVEFORM_RELAXED_SIMD=1`), a multiply and an add otherwise.
@@ -95,6 +114,13 @@ mod imp {
             F4(*(s.as_ptr().add(at) as *const [f32; 4]))
         }
         /// # Safety
+        /// `at < s.len()`.
+        #[inline(always)]
+        pub unsafe fn load_splat(s: &[f32], at: usize) -> F4 {
+            debug_assert!(at < s.len());
+            F4([*s.as_ptr().add(at); 4])
+        }
+        /// # Safety
         /// `at + 8 <= s.len()`.
         #[inline(always)]
         pub unsafe fn load_even(s: &[f32], at: usize) -> F4 {
@@ -110,12 +136,20 @@ mod imp {
             *(s.as_mut_ptr().add(at) as *mut [f32; 4]) = self.0;
         }
         #[inline(always)]
-        pub fn lane<const L: usize>(self) -> F4 {
-            F4([self.0[L]; 4])
-        }
-        #[inline(always)]
         pub fn add(self, o: F4) -> F4 {
             F4(std::array::from_fn(|i| self.0[i] + o.0[i]))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: F4) -> F4 {
+            F4(std::array::from_fn(|i| self.0[i] * o.0[i]))
+        }
+        #[inline(always)]
+        pub fn max(self, o: F4) -> F4 {
+            F4(std::array::from_fn(|i| if self.0[i] < o.0[i] { o.0[i] } else { self.0[i] }))
+        }
+        #[inline(always)]
+        pub fn min(self, o: F4) -> F4 {
+            F4(std::array::from_fn(|i| if o.0[i] < self.0[i] { o.0[i] } else { self.0[i] }))
         }
         #[inline(always)]
         pub fn mul_add(self, a: F4, b: F4) -> F4 {
