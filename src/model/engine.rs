@@ -799,8 +799,14 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
                 if c.direct {
                     kernels::gemm(c.cout, k, cols_n, &c.weights_packed, input, cols_n, output, cols_n, c.fused.epilogue());
                 } else {
-                    kernels::im2col(input, c.cin, &c.win, cols);
-                    kernels::gemm(c.cout, k, cols_n, &c.weights_packed, cols, cols_n, output, cols_n, c.fused.epilogue());
+                    // Blocks of output positions whose columns fit in ~128 KB.
+                    let block = (32 * 1024 / k.max(1)).max(kernels::NR) / kernels::NR * kernels::NR;
+                    for first in (0..cols_n).step_by(block) {
+                        let count = block.min(cols_n - first);
+                        kernels::im2col(input, c.cin, &c.win, first, count, cols);
+                        let epilogue = c.fused.epilogue();
+                        kernels::gemm(c.cout, k, count, &c.weights_packed, cols, count, &mut output[first..], cols_n, epilogue);
+                    }
                 }
             }
         }

@@ -175,20 +175,28 @@ impl Window {
     }
 }
 
-/// Unfolds one NCHW image (`c` planes) into columns for a convolution as a matrix product:
-/// row `(ci * kh + ky) * kw + kx`, column `oy * ow + ox` holds the input value that kernel
-/// tap meets at that output position (0 in the padding).
-pub fn im2col(input: &[f32], c: usize, win: &Window, out: &mut Vec<f32>) {
-    let cols = win.oh * win.ow;
+/// Unfolds output positions `first .. first + count` of one NCHW image (`c` planes) into
+/// columns for a convolution as a matrix product: row `(ci * kh + ky) * kw + kx`, column
+/// `p - first` holds the input value that kernel tap meets at output position `p` (0 in
+/// the padding). A block of positions at a time keeps the columns in cache.
+pub fn im2col(input: &[f32], c: usize, win: &Window, first: usize, count: usize, out: &mut Vec<f32>) {
     out.clear();
-    out.resize(c * win.kh * win.kw * cols, 0.0);
+    out.resize(c * win.kh * win.kw * count, 0.0);
+    let end = first + count;
+    let valid: Vec<std::ops::Range<usize>> = (0..win.kw).map(|kx| win.valid_ox(kx)).collect();
     for ci in 0..c {
         let plane = &input[ci * win.h * win.w..][..win.h * win.w];
         for ky in 0..win.kh {
             for kx in 0..win.kw {
-                let row = &mut out[((ci * win.kh + ky) * win.kw + kx) * cols..][..cols];
-                let xs = win.valid_ox(kx);
-                for oy in 0..win.oh {
+                let row = &mut out[((ci * win.kh + ky) * win.kw + kx) * count..][..count];
+                let xs = &valid[kx];
+                let mut p = first;
+                // One output row's part of the block at a time.
+                while p < end {
+                    let (oy, ox0) = (p / win.ow, p % win.ow);
+                    let ox1 = win.ow.min(ox0 + end - p);
+                    let dst = &mut row[p - first..][..ox1 - ox0];
+                    p += ox1 - ox0;
                     let Some(iy) = (oy * win.stride[0] + ky * win.dilation[0])
                         .checked_sub(win.pad_before[0])
                         .filter(|&y| y < win.h)
@@ -196,15 +204,16 @@ pub fn im2col(input: &[f32], c: usize, win: &Window, out: &mut Vec<f32>) {
                         continue;
                     };
                     let src = &plane[iy * win.w..][..win.w];
-                    let dst = &mut row[oy * win.ow..][..win.ow];
-                    let Some(x0) = win.ix(xs.start, kx) else {
+                    let (a, b) = (xs.start.max(ox0), xs.end.min(ox1));
+                    let Some(x0) = win.ix(a, kx).filter(|_| a < b) else {
                         continue;
                     };
+                    let dst = &mut dst[a - ox0..b - ox0];
                     if win.stride[1] == 1 {
-                        dst[xs.clone()].copy_from_slice(&src[x0..][..xs.len()]);
+                        dst.copy_from_slice(&src[x0..][..b - a]);
                     } else {
-                        for (o, ox) in xs.clone().enumerate() {
-                            dst[ox] = src[x0 + o * win.stride[1]];
+                        for (o, d) in dst.iter_mut().enumerate() {
+                            *d = src[x0 + o * win.stride[1]];
                         }
                     }
                 }
