@@ -1,5 +1,6 @@
 // Cold start, in a fresh browser context (nothing cached): from this script's start to the
-// first verdict on a 640×480 frame. ?engine=liveform&models=guidance|all, or ?engine=ort
+// first verdict on a 640×480 frame. The models are fetched all at once, after the engine's
+// script is imported (liveform: and instantiated, as its model list comes from the wasm). ?engine=liveform&models=guidance|all, or ?engine=ort
 // (onnxruntime-web with the detector and mesh, to the first mesh); &cached=1 loads the package
 // and models from the server's cacheable mount, &cached=revalidate from its `no-cache` + ETag
 // mount (the returning visitor, two ways); &pkg=b takes the second package (LIVEFORM_PKG_B).
@@ -37,9 +38,12 @@ async function liveform(rgba, names) {
   await init();
   mark("instantiate");
   const checker = new Checker();
-  for (const m of modelFiles().filter((m) => names.includes(m.name))) {
-    const b = await bytes(`${base}/models/${m.file}`);
-    mark(`fetch ${m.name}`);
+  // Every model fetched at once, as the capture element does; each loads when its bytes are in.
+  const files = modelFiles().filter((m) => names.includes(m.name));
+  const fetched = files.map((m) => bytes(`${base}/models/${m.file}`));
+  for (const [i, m] of files.entries()) {
+    const b = await fetched[i];
+    mark(`fetch ${m.name} (rest of)`);
     checker.loadModel(m.name, b);
     mark(`load ${m.name}`);
   }
@@ -57,10 +61,10 @@ async function onnxruntime(rgba) {
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = "/ort/";
   mark("import");
-  const peer = await Peer.create(ort, (f) => bytes(`/models/${f}`), [
-    ["face_detector", "face_detection_short_range.onnx"],
-    ["face_mesh", "face_landmark.onnx"],
-  ]);
+  // Both models fetched at once (as liveform's side does), each session made when its bytes are in.
+  const models = [["face_detector", "face_detection_short_range.onnx"], ["face_mesh", "face_landmark.onnx"]];
+  const fetched = new Map(models.map(([, f]) => [f, bytes(`/models/${f}`)]));
+  const peer = await Peer.create(ort, (f) => fetched.get(f), models);
   mark("engine start + fetch + sessions");
   const faces = await peer.detect(rgba, 640, 480);
   const mesh = faces.length ? await peer.mesh(rgba, 640, 480, faces[0]) : null;

@@ -322,12 +322,28 @@ impl Engine {
         engine.drop_dead_steps();
         engine.plan_buffers();
         engine.check_places()?;
+        let constants: usize = engine
+            .values
+            .iter()
+            .map(|v| match &v.source {
+                Source::Const(c) => c.len(),
+                _ => 0,
+            })
+            .sum();
+        if engine.buffer_floats().saturating_add(constants) > 2 * MAX_FLOATS {
+            return Err("the model needs more memory than any precheck model may".into());
+        }
         Ok(engine)
     }
 
     /// The shape of each output.
     pub fn output_shapes(&self) -> Vec<Vec<usize>> {
         self.outputs.iter().map(|&v| self.values[v].shape.clone()).collect()
+    }
+
+    /// The floats of reusable buffers one run needs (what the first run allocates).
+    pub fn buffer_floats(&self) -> usize {
+        self.slot_sizes.iter().sum()
     }
 
     /// How many kernel calls one run makes.
@@ -918,9 +934,14 @@ struct Builder<'a> {
     input_shape: &'a [usize],
 }
 
-/// Total elements of a shape, refusing sizes that overflow or exceed what a model needs.
+/// At most this many floats in one tensor (128 MB), and in all of a model's buffers and
+/// constants together: far above what the models need (the largest tensor has 1.6 M), far
+/// below what would exhaust a browser tab's memory.
+const MAX_FLOATS: usize = 1 << 25;
+
+/// Total elements of a shape, refusing sizes that overflow or exceed [`MAX_FLOATS`].
 fn checked_len(shape: &[usize]) -> R<usize> {
-    const MAX: usize = 1 << 28;
+    const MAX: usize = MAX_FLOATS;
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -1078,7 +1099,11 @@ impl Builder<'_> {
                 let start = args.get("axis_start").map(|a| int(a)).transpose()?.unwrap_or(0);
                 let count = args.get("axis_count").map(|a| int(a)).transpose()?.unwrap_or(-1);
                 let start = usize::try_from(start).map_err(|_| "negative axis_start")?;
-                let end = if count < 0 { in_shape.len() } else { start + count as usize };
+                let end = if count < 0 {
+                    in_shape.len()
+                } else {
+                    usize::try_from(count).ok().and_then(|c| start.checked_add(c)).ok_or("reshape axes out of range")?
+                };
                 if start > end || end > in_shape.len() {
                     return Err("reshape axes out of range".into());
                 }
@@ -1092,7 +1117,7 @@ impl Builder<'_> {
                             infer = Some(i);
                             1
                         }
-                        d if d > 0 => d as usize,
+                        d if d > 0 => usize::try_from(d).map_err(|_| "reshape dimension too large")?,
                         _ => return Err("bad reshape dimension".into()),
                     });
                 }
@@ -1171,12 +1196,14 @@ impl Builder<'_> {
                 for (((&axis, &b), &e), &s) in axes.iter().zip(&begins).zip(&ends).zip(&steps) {
                     let len = *in_shape.get(axis).ok_or("axis out of range")? as i64;
                     let fix = |i: i64| if i < 0 { (i + len).max(0) } else { i.min(len) };
-                    let (b, e) = (fix(b), fix(e));
-                    if s <= 0 || b >= e {
+                    // 0 <= b < e <= len, so both fit in usize.
+                    let (b, e) = (fix(b) as usize, fix(e) as usize);
+                    let s = usize::try_from(s).ok().filter(|&s| s > 0).ok_or("slice step must be positive")?;
+                    if b >= e {
                         return Err("empty or backward slice".into());
                     }
-                    map.shape[axis] = ((e - b) as usize).div_ceil(s as usize);
-                    map.axes[axis] = (axis, b as usize, s as usize);
+                    map.shape[axis] = (e - b).div_ceil(s);
+                    map.axes[axis] = (axis, b, s);
                 }
                 let shape = map.shape.clone();
                 Ok(Arg::Tensor(self.step(Op::Gather(map), vec![x], shape)?))

@@ -416,6 +416,9 @@ impl Broadcast {
 
     /// `out = clamp(op(a, b), lo, hi)` over the whole output.
     pub fn run(&self, op: BinOp, a: &[f32], b: &[f32], out: &mut [f32], lo: f32, hi: f32) {
+        if out.is_empty() {
+            return;
+        }
         let last = self.dims.len() - 1;
         let (n, sa, sb) = (self.dims[last], self.a_strides[last], self.b_strides[last]);
         let outer: usize = self.dims[..last].iter().product();
