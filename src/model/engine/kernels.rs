@@ -8,8 +8,10 @@
 
 use super::simd::F4;
 
-/// Rows of the packed left operand per micro-tile.
-pub const MR: usize = 6;
+/// Rows of the packed left operand per micro-tile. 4 × 8 keeps a tile's 8 accumulators, 4
+/// broadcast weights and 2 input vectors within the 16 vector registers V8 has on x86-64;
+/// a 6 × 8 tile spilled there and ran the anti-spoof model 1.6× slower (BENCHMARKS.md).
+pub const MR: usize = 4;
 /// Columns of the right operand per micro-tile (two 4-lane vectors).
 pub const NR: usize = 8;
 
