@@ -231,7 +231,7 @@ function report(R) {
   }
 
   if (R.profile) {
-    out.push("\n### Where the time goes in wasm (tract operators, ms per run, astronaut; the five largest)\n");
+    out.push("\n### Where the time goes in wasm (engine steps by operator, ms per run, astronaut; the five largest)\n");
     out.push(table(["model", "total", "operators"], Object.entries(R.profile).map(([m, ops]) => [
       m, f2(ops.reduce((t, [, ms]) => t + ms, 0)), ops.slice(0, 5).map(([op, ms]) => `${op} ${f2(ms)}`).join("; "),
     ])));

@@ -1,6 +1,8 @@
 //! Native benchmarks of the precheck stages, the models alone, the tracked pipeline, model
 //! loading and sealing, on the same 640×480 frames the browser bench page uses (the test
-//! photos fitted on grey), so the wasm/native ratio is known stage by stage.
+//! photos fitted on grey), so the wasm/native ratio is known stage by stage. The precheck
+//! models run as in the browser: their NNEF forms on liveform's engine. `model_tract/…` runs
+//! the ONNX files through tract, as the backend does, for the engine/tract ratio.
 //!
 //!     cargo bench -p liveform --bench prechecks            # everything
 //!     cargo bench -p liveform --bench prechecks -- model/  # a filter
@@ -10,7 +12,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use liveform::frame::Frame;
-use liveform::model::{onnx_to_nnef, Model, ModelKind};
+use liveform::model::{onnx_to_nnef, Model, ModelFormat, ModelKind};
 use liveform::vision::stages::{fit_frame, Prepared, Stage};
 use liveform::vision::track::{Tracker, TrackerConfig};
 use liveform::vision::{AnalyzeOptions, Models};
@@ -26,10 +28,20 @@ fn model_bytes(kind: ModelKind) -> Vec<u8> {
     std::fs::read(root().join("models").join(kind.file_name())).expect("model file")
 }
 
+fn nnef_bytes(kind: ModelKind) -> Vec<u8> {
+    let file = kind.file(ModelFormat::Nnef).expect("an NNEF form");
+    std::fs::read(root().join("models").join(file.name)).expect("model file")
+}
+
+/// The models as the browser runs them: the prechecks' NNEF forms on liveform's engine
+/// (and the descriptor, which has no NNEF form, through tract).
 fn models() -> Models {
     let mut m = Models::default();
     for kind in ModelKind::ALL {
-        m.load(kind, &model_bytes(kind)).expect("model loads");
+        match kind.file(ModelFormat::Nnef) {
+            Some(_) => m.insert(Model::load_nnef(kind, &nnef_bytes(kind)).expect("model loads")),
+            None => m.load(kind, &model_bytes(kind)).expect("model loads"),
+        }
     }
     m
 }
@@ -72,6 +84,21 @@ fn stages(c: &mut Criterion) {
         let input = p.input(kind);
         g.bench_with_input(BenchmarkId::new(kind.name(), name), &input, |b, input| {
             b.iter(|| black_box(Prepared::run_model(&models, kind, input.clone()).unwrap()))
+        });
+    }
+    g.finish();
+
+    // The same inputs through tract (the ONNX files, as the backend runs them).
+    let mut g = c.benchmark_group("model_tract");
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.sample_size(20);
+    for kind in ModelKind::PRECHECKS {
+        let (name, p) = &frames[0];
+        let input = p.input(kind);
+        let model = Model::load_onnx(kind, &model_bytes(kind)).expect("model loads");
+        g.bench_with_input(BenchmarkId::new(kind.name(), name), &input, |b, input| {
+            b.iter(|| black_box(model.run(input.clone()).unwrap()))
         });
     }
     g.finish();
@@ -123,8 +150,8 @@ fn loading(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new(kind.name(), "onnx"), &bytes, |b, bytes| {
             b.iter(|| black_box(Model::load_onnx(kind, bytes).unwrap()))
         });
-        // The form the browser loads: converted offline (typed, decluttered), read by the
-        // fast archive reader.
+        // The form the browser loads: converted offline (typed, decluttered), read by
+        // liveform's archive reader into its engine.
         let nnef = onnx_to_nnef(kind, &bytes).unwrap();
         g.bench_with_input(BenchmarkId::new(kind.name(), "nnef"), &nnef, |b, nnef| {
             b.iter(|| black_box(Model::load_nnef(kind, nnef).unwrap()))

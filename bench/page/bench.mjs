@@ -202,7 +202,7 @@ async function loads(n) {
   return out;
 }
 
-/** Where each model's time goes in wasm: ms per run by operator kind (tract's op names). */
+/** Where each model's time goes in wasm: ms per run by operator kind (the engine's step names). */
 async function profile(runs) {
   if (!lf.benchProfile) return null; // a package built before the profiler export
   const out = {};
