@@ -37,8 +37,12 @@ fn main() {
         let (mut lt, mut le) = (vec![], vec![]);
         let (mut tract, mut engine) = (None, None);
         for _ in 0..5 {
-            lt.push(ms(&mut || tract = Some(Model::load_nnef_tract(kind, &bytes).unwrap())));
-            le.push(ms(&mut || engine = Some(Model::load_nnef(kind, &bytes).unwrap())));
+            lt.push(ms(&mut || {
+                tract = Some(Model::load_nnef_tract(kind, &bytes).unwrap())
+            }));
+            le.push(ms(&mut || {
+                engine = Some(Model::load_nnef(kind, &bytes).unwrap())
+            }));
         }
         let (tract, engine) = (tract.unwrap(), engine.unwrap());
         let input = prepared.input(kind);
@@ -71,7 +75,11 @@ fn main() {
         }
         let mut v: Vec<_> = totals.into_iter().collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let top: Vec<String> = v.iter().take(6).map(|(op, t)| format!("{op} {t:.2}")).collect();
+        let top: Vec<String> = v
+            .iter()
+            .take(6)
+            .map(|(op, t)| format!("{op} {t:.2}"))
+            .collect();
         println!("{:16} engine by operator: {}", "", top.join("; "));
     }
 }

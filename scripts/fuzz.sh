@@ -24,7 +24,7 @@ export CARGO_TARGET_DIR=${LIVEFORM_FUZZ_TARGET_DIR:-${LIVEFORM_CACHE:-$HOME/.cac
 seconds=${1:-5}
 shift || true
 all_targets=(url_params encrypted_query envelope_open handoff_ticket policy_json server_config
-  token_api_body upload_payload frame_decode y4m_decode nnef_text)
+  token_api_body upload_payload frame_decode y4m_decode nnef_text nnef_engine)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 sanitizer=${LIVEFORM_FUZZ_SANITIZER:-none}
@@ -67,6 +67,8 @@ seed y4m_decode tiny 'YUV4MPEG2 W2 H2 F30:1 Ip A1:1 C420jpeg\nFRAME\n\020\040\06
 seed y4m_decode two 'YUV4MPEG2 W4 H2 F15:2 C420jpeg\nFRAME\n01234567ab01FRAME\n01234567ab01'
 seed nnef_text graph 'version 1.0;\nextension tract_registry tract_core;\nfragment tract_core_properties(\n) -> (properties: (string, tensor<scalar>)[])\n{\n  properties = [("a", tract_core_cast(7, to = "i64"))];\n}\ngraph network(input) -> (y) {\n  input = external(shape = [1, 128, 128, 3]);\n  w = variable<scalar>(label = "m/w.0", shape = [2, 3, 1, 1]);\n  c = conv(input, w, 0.0, stride = [2, 2], padding = [(0, 1), (0, 1)]);\n  k = [[[[6.0]]]];\n  (a, b) = split(c, axis = 1);\n  y = min(max(a, -inf), k);\n}\n'
 seed nnef_text operators 'version 1.0;\ngraph g(x) -> (y) {\n  y = x[1:] + 2 * f(x) if true else [for i in x yield -i];\n}\n'
+seed nnef_engine convs 'version 1.0;\nextension tract_registry tract_core;\ngraph network(input) -> (y, z) {\n  input = external(shape = [1, 4, 4, 2]);\n  x = transpose(input, axes = [0, 3, 1, 2]);\n  d = conv(x, [[[[1.0, 0.5, -1.0], [0.0, 2.0, 1.0], [1.0, 1.0, 1.0]]], [[[0.5, 0.5, 0.5], [1.0, -2.0, 0.0], [0.0, 0.0, 1.0]]]], [0.1, -0.2], dilation = [1, 1], stride = [1, 1], border = "constant", groups = 2, padding = [(1, 1), (1, 1)]);\n  c = conv(d, [[[[1.0]], [[2.0]]], [[[0.5]], [[-1.0]]], [[[3.0]], [[0.0]]]], [0.0, 1.0, 2.0], dilation = [1, 1], stride = [2, 2], border = "constant", groups = 1, padding = [(0, 1), (0, 1)]);\n  r = max(c, 0.0);\n  e = tract_core_downsample(r, axis = 3, stride = 2, modulo = 0);\n  o = tract_core_downsample(r, axis = 3, stride = 2, modulo = 1);\n  y = max(e, o);\n  m = reshape(d, shape = [16], axis_start = 2, axis_count = 2);\n  p = matmul([[[1.0, 2.0], [0.5, -1.0], [0.0, 1.0]]], m, transposeA = false, transposeB = false);\n  n = min(p, 0.0);\n  k = mul(n, [[[0.25], [0.5], [1.0]]]);\n  z = add(p, k);\n}\n'
+seed nnef_engine misc 'version 1.0;\ngraph network(input) -> (y) {\n  input = external(shape = [1, 4, 4, 2]);\n  a = pad(input, padding = [(0, 0), (1, 1), (0, 2), (0, 0)], border = "constant", value = 0.0);\n  b = slice(a, axes = [1, 2], begin = [1, 0], end = [5, -1], stride = [1, 2]);\n  c = concat([b, b], axis = 3);\n  s = softmax(c, axes = [3]);\n  t = tract_core_resize(s, scales = [1.0, 2.0, 2.0, 1.0], coord_transformer = "half_pixel", interpolator = "linear", nearest_mode = "floor");\n  u = box(t, size = [1, 2, 2, 1], border = "ignore", padding = [(0, 0), (0, 0), (0, 0), (0, 0)], stride = [1, 2, 2, 1], dilation = [1, 1, 1, 1], normalize = true);\n  w = unsqueeze(u, axes = [0]);\n  v = squeeze(w, axes = [0]);\n  y = sigmoid(v);\n}\n'
 mkdir -p fuzz/corpus/server_config fuzz/corpus/frame_decode
 cp -n server/liveform.example.json fuzz/corpus/server_config/seed-example.json
 cp -n tests/data/grace_hopper.jpg fuzz/corpus/frame_decode/seed-photo.jpg

@@ -9,11 +9,11 @@ mod common;
 #[path = "common/rng.rs"]
 mod rng;
 
-use rng::TestRng;
 use common::*;
 use liveform::model::engine::Engine;
 use liveform::model::nnef_text::{read_document, Outcome};
 use liveform::model::{read_nnef_archive_for_engine, ModelFormat, ModelKind};
+use rng::TestRng;
 use tract_nnef::prelude::*;
 
 /// A random value in [-1, 1).
@@ -54,7 +54,13 @@ fn archive(graph: &str, tensors: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
 
 /// Runs `graph` on `input` through tract (its NNEF reader and optimiser) and through the
 /// engine, and asserts they agree.
-fn agree(what: &str, graph: &str, tensors: &[(&str, Vec<usize>, Vec<f32>)], shape: &[usize], input: &[f32]) {
+fn agree(
+    what: &str,
+    graph: &str,
+    tensors: &[(&str, Vec<usize>, Vec<f32>)],
+    shape: &[usize],
+    input: &[f32],
+) {
     let bytes = archive(graph, tensors);
     let tract = tract_nnef::nnef()
         .model_for_read(&mut std::io::Cursor::new(&bytes))
@@ -64,10 +70,17 @@ fn agree(what: &str, graph: &str, tensors: &[(&str, Vec<usize>, Vec<f32>)], shap
         .run(tvec!(Tensor::from_shape(shape, input).unwrap().into()))
         .unwrap()
         .iter()
-        .map(|t| t.to_plain_array_view::<f32>().unwrap().iter().copied().collect())
+        .map(|t| {
+            t.to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        })
         .collect();
     let (doc, tensors) = read_nnef_archive_for_engine(&bytes).unwrap();
-    let engine = Engine::build(&doc, &tensors, shape).unwrap_or_else(|e| panic!("{what}: {e}\n{graph}"));
+    let engine =
+        Engine::build(&doc, &tensors, shape).unwrap_or_else(|e| panic!("{what}: {e}\n{graph}"));
     let got = engine.run(input).unwrap();
     assert_outputs_close(what, &got, &want);
     // A second run reuses the buffers: same answer.
@@ -104,7 +117,9 @@ fn convolutions_agree_with_tract() {
         let mut g = String::from(header());
         g += &format!("  input = external(shape = [1, {h}, {w}, {c}]);\n");
         g += "  x = transpose(input, axes = [0, 3, 1, 2]);\n";
-        g += &format!("  f = variable<scalar>(label = \"f\", shape = [{cout}, {cin_per_group}, {k}, {k}]);\n");
+        g += &format!(
+            "  f = variable<scalar>(label = \"f\", shape = [{cout}, {cin_per_group}, {k}, {k}]);\n"
+        );
         g += &format!("  b = variable<scalar>(label = \"b\", shape = [{cout}]);\n");
         g += &format!(
             "  y = conv(x, f, b, dilation = [1, 1], stride = [{stride}, {stride}], border = \"constant\", groups = {groups}, padding = [({pad}, {pad}), ({pad}, {pad})]);\n"
@@ -129,7 +144,10 @@ fn convolutions_agree_with_tract() {
         } else {
             g += &format!("  output = {last};\n}}\n");
         }
-        let tensors = [("f", vec![cout, cin_per_group, k, k], filter), ("b", vec![cout], bias)];
+        let tensors = [
+            ("f", vec![cout, cin_per_group, k, k], filter),
+            ("b", vec![cout], bias),
+        ];
         let input = random(&mut rng, h * w * c);
         agree(&format!("case {case}"), &g, &tensors, &[1, h, w, c], &input);
     }
@@ -169,7 +187,13 @@ fn products_and_activations_agree_with_tract() {
             ("slope", vec![1, m, 1], slope),
         ];
         let input = random(&mut rng, k * n);
-        agree(&format!("case {case} ({m}×{k}×{n}, tA {ta}, tB {tb})"), &g, &tensors, &in_shape, &input);
+        agree(
+            &format!("case {case} ({m}×{k}×{n}, tA {ta}, tB {tb})"),
+            &g,
+            &tensors,
+            &in_shape,
+            &input,
+        );
     }
 }
 
@@ -178,7 +202,12 @@ fn products_and_activations_agree_with_tract() {
 #[test]
 fn damaged_graphs_are_refused_without_panicking() {
     let kind = ModelKind::FaceDetector;
-    let bytes = std::fs::read(root().join("models").join(kind.file(ModelFormat::Nnef).unwrap().name)).unwrap();
+    let bytes = std::fs::read(
+        root()
+            .join("models")
+            .join(kind.file(ModelFormat::Nnef).unwrap().name),
+    )
+    .unwrap();
     let mut archive = tar::Archive::new(&bytes[..]);
     let text = archive
         .entries()
@@ -207,11 +236,20 @@ fn damaged_graphs_are_refused_without_panicking() {
             }
             1 => {
                 let drop = rng.below(lines.len());
-                lines.iter().enumerate().filter(|(i, _)| *i != drop).map(|(_, l)| *l).collect::<Vec<_>>().join("\n")
+                lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != drop)
+                    .map(|(_, l)| *l)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             }
             _ => {
                 // One number replaced by another, possibly absurd.
-                let numbers: Vec<usize> = text.match_indices(|c: char| c.is_ascii_digit()).map(|(i, _)| i).collect();
+                let numbers: Vec<usize> = text
+                    .match_indices(|c: char| c.is_ascii_digit())
+                    .map(|(i, _)| i)
+                    .collect();
                 let at = numbers[rng.below(numbers.len())];
                 let with = ["0", "7", "-1", "99999999999", "1e30"][rng.below(5)];
                 format!("{}{}{}", &text[..at], with, &text[at + 1..])
@@ -232,5 +270,8 @@ fn damaged_graphs_are_refused_without_panicking() {
             }
         }
     }
-    assert!(refused > 50, "only {refused} damaged graphs refused ({built} built)");
+    assert!(
+        refused > 50,
+        "only {refused} damaged graphs refused ({built} built)"
+    );
 }

@@ -16,7 +16,11 @@ fn agrees(text: &str) -> bool {
         Outcome::Read(doc) => {
             let theirs = parse_document(text)
                 .unwrap_or_else(|e| panic!("read here, refused by tract ({e}):\n{text}"));
-            assert_eq!(tract_nnef::ast::Document::from(*doc), theirs, "documents differ for:\n{text}");
+            assert_eq!(
+                tract_nnef::ast::Document::from(*doc),
+                theirs,
+                "documents differ for:\n{text}"
+            );
             true
         }
         Outcome::Unsupported | Outcome::TooDeep => false,

@@ -2,24 +2,26 @@
 //! [`super::onnx_to_nnef`] writes — typed, decluttered, fixed shapes) without tract's
 //! optimiser.
 //!
-//! Why it exists (BENCHMARKS.md, 8 Dec): in the browser tract cost three things the
-//! prechecks cannot afford — its code (2.1 MB gzip, most of it the optimiser and the
-//! operator implementations it reaches), the first load of a model (V8 compiling, on first
-//! use, every optimiser pass and operator the load touches: ~1 s of a cold start), and per
-//! model 1.1–2× onnxruntime-web's time. The models need 17 operators on fixed shapes; this
-//! engine resolves every shape once at load, folds constants, fuses each convolution's
-//! bias and clamp into its matrix product, packs the weights once, and plans the buffers,
+//! Why it exists (BENCHMARKS.md, "7 Dec 2026, night"): in the browser tract cost three
+//! things the prechecks cannot afford — its code (2.1 MB gzip, most of it the optimiser and
+//! the operator implementations it reaches), the first load of a model (V8 compiling, on
+//! first use, every optimiser pass and operator the load touches: ~1 s of a cold start),
+//! and per model 1.1–2× onnxruntime-web's time. The models need 18 operators on fixed
+//! shapes; this engine resolves every shape once at load, folds constants, fuses what the
+//! models write as chains (bias and clamp into the product before them, PReLU, a max
+//! pool's strided halves, slices of slices), packs the weights once and plans the buffers,
 //! so a run is a flat list of kernel calls over reused memory.
 //!
-//! Natively the backend still runs the ONNX files through tract (the reference); tests
-//! compare this engine's outputs with tract's on every model (tests/engine.rs).
+//! Natively the backend still runs the ONNX files through tract (the reference): tests
+//! compare this engine with tract on every model (tests/nnef.rs) and on random graphs
+//! (tests/engine.rs); the `nnef_engine` fuzz target feeds it arbitrary graphs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::nnef_ast::{Document, LValue, Literal, RValue};
 
-pub mod kernels;
+mod kernels;
 mod simd;
 use kernels::{BinOp, Broadcast, Epilogue, Window};
 
@@ -52,9 +54,11 @@ impl std::fmt::Debug for Engine {
 
 #[derive(Default)]
 struct Scratch {
+    /// The values' buffers (`Engine::slot_sizes`).
     slots: Vec<Vec<f32>>,
-    /// Packed left operands, im2col columns, padded planes.
+    /// A left operand packed for a product.
     pack: Vec<f32>,
+    /// im2col columns, a padded plane, a resize's intermediate axis.
     cols: Vec<f32>,
 }
 
@@ -104,20 +108,42 @@ enum Op {
     /// An element-wise operation, then a clamp (`[-∞, ∞]` when none was fused).
     Binary(BinOp, Broadcast, [f32; 2]),
     /// `x + k[c] · min(x, 0)`: PReLU as the models write it (slope − 1 per channel `c`).
-    Prelu { outer: usize, inner: usize, k: Vec<f32> },
+    Prelu {
+        outer: usize,
+        inner: usize,
+        k: Vec<f32>,
+    },
     /// `max(gather₀(x), gather₁(x))`: a max pool's halves, never materialised.
     PairMax(GatherMap, GatherMap),
     Sigmoid,
-    Softmax { outer: usize, len: usize, inner: usize },
+    Softmax {
+        outer: usize,
+        len: usize,
+        inner: usize,
+    },
     /// A strided gather of the whole output (transpose, slice, downsample).
     Gather(GatherMap),
     /// Inputs laid side by side along an axis: `outer` blocks of each input's `inner` run.
-    Concat { outer: usize, runs: Vec<usize> },
-    Pad { value: f32, offset: usize, strides: Vec<usize>, in_shape: Vec<usize> },
+    Concat {
+        outer: usize,
+        runs: Vec<usize>,
+    },
+    Pad {
+        value: f32,
+        offset: usize,
+        strides: Vec<usize>,
+        in_shape: Vec<usize>,
+    },
     /// Linear resize, axis by axis.
     Resize(Vec<ResizeAxis>),
     /// Average over non-overlapping `kh × kw` windows of the last two axes.
-    AvgPool { planes: usize, h: usize, w: usize, kh: usize, kw: usize },
+    AvgPool {
+        planes: usize,
+        h: usize,
+        w: usize,
+        kh: usize,
+        kw: usize,
+    },
 }
 
 impl Op {
@@ -167,7 +193,10 @@ impl GatherMap {
     fn offset_and_strides(&self) -> (usize, Vec<usize>) {
         let st = kernels::strides_of(&self.src_shape);
         let offset = self.axes.iter().map(|&(a, b, _)| b * st[a]).sum();
-        (offset, self.axes.iter().map(|&(a, _, s)| st[a] * s).collect())
+        (
+            offset,
+            self.axes.iter().map(|&(a, _, s)| st[a] * s).collect(),
+        )
     }
 
     /// This gather, then `next` (which reads this one's output): one gather of the source.
@@ -338,7 +367,10 @@ impl Engine {
 
     /// The shape of each output.
     pub fn output_shapes(&self) -> Vec<Vec<usize>> {
-        self.outputs.iter().map(|&v| self.values[v].shape.clone()).collect()
+        self.outputs
+            .iter()
+            .map(|&v| self.values[v].shape.clone())
+            .collect()
     }
 
     /// The floats of reusable buffers one run needs (what the first run allocates).
@@ -358,10 +390,17 @@ impl Engine {
 
     /// [`Engine::run`], calling `each` after each step with the step's operator name and its
     /// index (for profiling; the caller owns the clock).
-    pub fn run_with(&self, input: &[f32], each: &mut dyn FnMut(&'static str, usize)) -> R<Vec<Vec<f32>>> {
+    pub fn run_with(
+        &self,
+        input: &[f32],
+        each: &mut dyn FnMut(&'static str, usize),
+    ) -> R<Vec<Vec<f32>>> {
         let expected = self.values[self.input].len();
         if input.len() != expected {
-            return Err(format!("input has {} values, expected {expected}", input.len()));
+            return Err(format!(
+                "input has {} values, expected {expected}",
+                input.len()
+            ));
         }
         // A panic elsewhere while the lock was held leaves only stale scratch data.
         let mut guard = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
@@ -393,7 +432,13 @@ impl Engine {
                         }
                     })
                     .collect();
-                execute(&step.op, &ins, &mut out[..out_len], &mut scratch.pack, &mut scratch.cols);
+                execute(
+                    &step.op,
+                    &ins,
+                    &mut out[..out_len],
+                    &mut scratch.pack,
+                    &mut scratch.cols,
+                );
             }
             scratch.slots[out_slot] = out;
             each(step.op.name(), index);
@@ -433,11 +478,20 @@ impl Engine {
 
     /// Which step writes each value.
     fn producers(&self) -> HashMap<usize, usize> {
-        self.steps.iter().enumerate().map(|(i, s)| (s.output, i)).collect()
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.output, i))
+            .collect()
     }
 
     /// The step writing `v`, if `v` is read by exactly one place.
-    fn sole_producer(&self, v: usize, producers: &HashMap<usize, usize>, uses: &[usize]) -> Option<usize> {
+    fn sole_producer(
+        &self,
+        v: usize,
+        producers: &HashMap<usize, usize>,
+        uses: &[usize],
+    ) -> Option<usize> {
         producers.get(&v).copied().filter(|_| uses[v] == 1)
     }
 
@@ -543,7 +597,11 @@ impl Engine {
                 let [n, k] = self.steps[pm].inputs[..] else {
                     return None;
                 };
-                let (n, k) = if const_of(&self.values, k).is_some() { (n, k) } else { (k, n) };
+                let (n, k) = if const_of(&self.values, k).is_some() {
+                    (n, k)
+                } else {
+                    (k, n)
+                };
                 let k_data = const_of(&self.values, k)?;
                 let pn = self.sole_producer(n, &producers, &uses)?;
                 let Op::Binary(BinOp::Min, _, [lo, hi]) = self.steps[pn].op else {
@@ -555,24 +613,38 @@ impl Engine {
                 let [u, z] = self.steps[pn].inputs[..] else {
                     return None;
                 };
-                let (u, z) = if const_of(&self.values, z).is_some() { (u, z) } else { (z, u) };
+                let (u, z) = if const_of(&self.values, z).is_some() {
+                    (u, z)
+                } else {
+                    (z, u)
+                };
                 let zero = const_of(&self.values, z)?;
                 if u != x || zero.len() != 1 || zero[0] != 0.0 {
                     return None;
                 }
                 // k per channel (axis 1) of x's NCHW-like shape, or one value.
                 let shape = &self.values[x].shape;
-                let (ks, out) = (&self.values[k].shape, &self.values[self.steps[i].output].shape);
+                let (ks, out) = (
+                    &self.values[k].shape,
+                    &self.values[self.steps[i].output].shape,
+                );
                 if shape.len() < 2 || out != shape || ks.len() > shape.len() {
                     return None;
                 }
                 let off = shape.len() - ks.len();
                 let channels = shape[1];
-                let per_channel = ks.iter().enumerate().all(|(d, &s)| s == 1 || (d + off == 1 && s == channels));
+                let per_channel = ks
+                    .iter()
+                    .enumerate()
+                    .all(|(d, &s)| s == 1 || (d + off == 1 && s == channels));
                 if !per_channel {
                     return None;
                 }
-                let k: Vec<f32> = if k_data.len() == 1 { vec![k_data[0]; channels] } else { k_data.to_vec() };
+                let k: Vec<f32> = if k_data.len() == 1 {
+                    vec![k_data[0]; channels]
+                } else {
+                    k_data.to_vec()
+                };
                 Some((x, m, n, pm, pn, k))
             });
             let Some((x, m, n, pm, pn, k)) = found else {
@@ -615,7 +687,11 @@ impl Engine {
                 continue;
             };
             // Which operand is the product, which the constant.
-            let (prod_value, konst_value) = if producers.contains_key(&x) { (x, y) } else { (y, x) };
+            let (prod_value, konst_value) = if producers.contains_key(&x) {
+                (x, y)
+            } else {
+                (y, x)
+            };
             let Some(konst) = const_of(&self.values, konst_value) else {
                 continue;
             };
@@ -630,13 +706,24 @@ impl Engine {
             let scalar = konst.len() == 1;
             // The product's bias (with its channel axis and count), and its clamp.
             let (bias, channel_axis, channels, clamp) = match &mut self.steps[p].op {
-                Op::MatMul(mm) if mm.batches.len() == 1 => {
-                    (Some(&mut mm.fused.bias), prod_shape.len() - 2, mm.m, [&mut mm.fused.lo, &mut mm.fused.hi])
-                }
-                Op::Conv(c) if c.images == 1 => (Some(&mut c.fused.bias), 1, c.cout, [&mut c.fused.lo, &mut c.fused.hi]),
-                Op::Depthwise(d) if d.images == 1 => {
-                    (Some(&mut d.fused.bias), 1, d.channels, [&mut d.fused.lo, &mut d.fused.hi])
-                }
+                Op::MatMul(mm) if mm.batches.len() == 1 => (
+                    Some(&mut mm.fused.bias),
+                    prod_shape.len() - 2,
+                    mm.m,
+                    [&mut mm.fused.lo, &mut mm.fused.hi],
+                ),
+                Op::Conv(c) if c.images == 1 => (
+                    Some(&mut c.fused.bias),
+                    1,
+                    c.cout,
+                    [&mut c.fused.lo, &mut c.fused.hi],
+                ),
+                Op::Depthwise(d) if d.images == 1 => (
+                    Some(&mut d.fused.bias),
+                    1,
+                    d.channels,
+                    [&mut d.fused.lo, &mut d.fused.hi],
+                ),
                 Op::Binary(_, _, [lo, hi]) => (None, 0, 0, [lo, hi]),
                 _ => continue,
             };
@@ -651,7 +738,10 @@ impl Engine {
                     let Some(off) = rank.checked_sub(konst_shape.len()) else {
                         continue;
                     };
-                    let per_channel = konst_shape.iter().enumerate().all(|(d, &n)| n == 1 || d + off == channel_axis);
+                    let per_channel = konst_shape
+                        .iter()
+                        .enumerate()
+                        .all(|(d, &n)| n == 1 || d + off == channel_axis);
                     if !per_channel {
                         continue;
                     }
@@ -705,7 +795,10 @@ impl Engine {
 
     /// Every value a step reads or writes, and every output, has data of its size.
     fn check_places(&self) -> R<()> {
-        let read = self.steps.iter().flat_map(|s| s.inputs.iter().chain([&s.output]));
+        let read = self
+            .steps
+            .iter()
+            .flat_map(|s| s.inputs.iter().chain([&s.output]));
         for &v in read.chain(&self.outputs) {
             let ok = match &self.places[v] {
                 Place::Const(c) => c.len() == self.values[v].len(),
@@ -747,8 +840,18 @@ impl Engine {
         let mut free: Vec<usize> = vec![];
         let take = |len: usize, sizes: &mut Vec<usize>, free: &mut Vec<usize>| -> usize {
             // The smallest free buffer that fits, else the largest (grown), else a new one.
-            let fit = free.iter().enumerate().filter(|(_, &s)| sizes[s] >= len).min_by_key(|(_, &s)| sizes[s]).map(|(i, _)| i);
-            let pick = fit.or_else(|| free.iter().enumerate().max_by_key(|(_, &s)| sizes[s]).map(|(i, _)| i));
+            let fit = free
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| sizes[s] >= len)
+                .min_by_key(|(_, &s)| sizes[s])
+                .map(|(i, _)| i);
+            let pick = fit.or_else(|| {
+                free.iter()
+                    .enumerate()
+                    .max_by_key(|(_, &s)| sizes[s])
+                    .map(|(i, _)| i)
+            });
             match pick {
                 Some(i) => {
                     let s = free.swap_remove(i);
@@ -798,11 +901,28 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
                 let a_packed: &[f32] = match &mm.a_packed {
                     Some(p) => &p[bi * mm.m.div_ceil(kernels::MR) * mm.k * kernels::MR..],
                     None => {
-                        kernels::pack_a(&ins[0][a_off..], mm.m, mm.k, mm.a_strides.0, mm.a_strides.1, pack);
+                        kernels::pack_a(
+                            &ins[0][a_off..],
+                            mm.m,
+                            mm.k,
+                            mm.a_strides.0,
+                            mm.a_strides.1,
+                            pack,
+                        );
                         pack
                     }
                 };
-                kernels::gemm(mm.m, mm.k, mm.n, a_packed, &ins[1][b_off..], mm.n, &mut out[c_off..], mm.n, mm.fused.epilogue());
+                kernels::gemm(
+                    mm.m,
+                    mm.k,
+                    mm.n,
+                    a_packed,
+                    &ins[1][b_off..],
+                    mm.n,
+                    &mut out[c_off..],
+                    mm.n,
+                    mm.fused.epilogue(),
+                );
             }
         }
         Op::Conv(c) => {
@@ -813,7 +933,17 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
                 let output = &mut out[img * plane_out..][..plane_out];
                 let k = c.cin * c.win.kh * c.win.kw;
                 if c.direct {
-                    kernels::gemm(c.cout, k, cols_n, &c.weights_packed, input, cols_n, output, cols_n, c.fused.epilogue());
+                    kernels::gemm(
+                        c.cout,
+                        k,
+                        cols_n,
+                        &c.weights_packed,
+                        input,
+                        cols_n,
+                        output,
+                        cols_n,
+                        c.fused.epilogue(),
+                    );
                 } else {
                     // Blocks of output positions whose columns fit in ~128 KB.
                     let block = (32 * 1024 / k.max(1)).max(kernels::NR) / kernels::NR * kernels::NR;
@@ -821,13 +951,26 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
                         let count = block.min(cols_n - first);
                         kernels::im2col(input, c.cin, &c.win, first, count, cols);
                         let epilogue = c.fused.epilogue();
-                        kernels::gemm(c.cout, k, count, &c.weights_packed, cols, count, &mut output[first..], cols_n, epilogue);
+                        kernels::gemm(
+                            c.cout,
+                            k,
+                            count,
+                            &c.weights_packed,
+                            cols,
+                            count,
+                            &mut output[first..],
+                            cols_n,
+                            epilogue,
+                        );
                     }
                 }
             }
         }
         Op::Depthwise(d) => {
-            let (plane_in, plane_out) = (d.channels * d.win.h * d.win.w, d.channels * d.win.oh * d.win.ow);
+            let (plane_in, plane_out) = (
+                d.channels * d.win.h * d.win.w,
+                d.channels * d.win.oh * d.win.ow,
+            );
             for img in 0..d.images {
                 kernels::depthwise(
                     &ins[0][img * plane_in..][..plane_in],
@@ -856,7 +999,9 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
             for o in 0..outer {
                 for i in 0..inner {
                     let at = |j: usize| o * len * inner + j * inner + i;
-                    let max = (0..len).map(|j| ins[0][at(j)]).fold(f32::NEG_INFINITY, f32::max);
+                    let max = (0..len)
+                        .map(|j| ins[0][at(j)])
+                        .fold(f32::NEG_INFINITY, f32::max);
                     let mut sum = 0.0;
                     for j in 0..len {
                         let e = (ins[0][at(j)] - max).exp();
@@ -871,7 +1016,15 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
         }
         Op::Gather(map) => {
             let (offset, strides) = map.offset_and_strides();
-            kernels::copy_strided(ins[0], offset, &strides, out, 0, &kernels::strides_of(&map.shape), &map.shape);
+            kernels::copy_strided(
+                ins[0],
+                offset,
+                &strides,
+                out,
+                0,
+                &kernels::strides_of(&map.shape),
+                &map.shape,
+            );
         }
         Op::Concat { outer, runs } => {
             let total: usize = runs.iter().sum();
@@ -883,9 +1036,22 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
                 at += run;
             }
         }
-        Op::Pad { value, offset, strides, in_shape } => {
+        Op::Pad {
+            value,
+            offset,
+            strides,
+            in_shape,
+        } => {
             out.fill(*value);
-            kernels::copy_strided(ins[0], 0, &kernels::strides_of(in_shape), out, *offset, strides, in_shape);
+            kernels::copy_strided(
+                ins[0],
+                0,
+                &kernels::strides_of(in_shape),
+                out,
+                *offset,
+                strides,
+                in_shape,
+            );
         }
         Op::Resize(axes) => {
             // Axis by axis, through `cols` (the last axis writes `out`).
@@ -905,7 +1071,13 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
                 out.copy_from_slice(&current[..out.len()]);
             }
         }
-        Op::AvgPool { planes, h, w, kh, kw } => {
+        Op::AvgPool {
+            planes,
+            h,
+            w,
+            kh,
+            kw,
+        } => {
             let (oh, ow) = (h / kh, w / kw);
             let scale = 1.0 / (kh * kw) as f32;
             for p in 0..*planes {
@@ -954,7 +1126,10 @@ impl Builder<'_> {
         let len = checked_len(&shape)?;
         if let Source::Const(c) = &source {
             if c.len() != len {
-                return Err(format!("constant of shape {shape:?} has {} values", c.len()));
+                return Err(format!(
+                    "constant of shape {shape:?} has {} values",
+                    c.len()
+                ));
             }
         }
         self.values.push(Value { shape, source });
@@ -971,7 +1146,8 @@ impl Builder<'_> {
 
     /// Adds a step, or evaluates it now when every input is a constant.
     fn step(&mut self, op: Op, inputs: Vec<usize>, shape: Vec<usize>) -> R<usize> {
-        let consts: Option<Vec<Arc<Vec<f32>>>> = inputs.iter().map(|&v| self.const_data(v)).collect();
+        let consts: Option<Vec<Arc<Vec<f32>>>> =
+            inputs.iter().map(|&v| self.const_data(v)).collect();
         if let Some(consts) = consts {
             let len = checked_len(&shape)?;
             let mut out = vec![0.0; len];
@@ -986,14 +1162,20 @@ impl Builder<'_> {
 
     fn alias(&mut self, of: usize, shape: Vec<usize>) -> R<usize> {
         if checked_len(&shape)? != self.values[of].len() {
-            return Err(format!("cannot view {:?} as {shape:?}", self.values[of].shape));
+            return Err(format!(
+                "cannot view {:?} as {shape:?}",
+                self.values[of].shape
+            ));
         }
         self.add_value(shape, Source::Alias(of))
     }
 
     fn arg(&self, rv: &RValue, env: &HashMap<&str, Arg>) -> R<Arg> {
         Ok(match rv {
-            RValue::Identifier(id) => env.get(id.0.as_str()).cloned().ok_or_else(|| format!("unknown identifier {}", id.0))?,
+            RValue::Identifier(id) => env
+                .get(id.0.as_str())
+                .cloned()
+                .ok_or_else(|| format!("unknown identifier {}", id.0))?,
             RValue::Literal(l) => literal(l)?,
             RValue::Array(items) | RValue::Tuple(items) => {
                 Arg::List(items.iter().map(|i| self.arg(i, env)).collect::<R<_>>()?)
@@ -1053,10 +1235,26 @@ impl Builder<'_> {
             "sigmoid" => &["x"],
             "softmax" => &["x", "axes"],
             "matmul" => &["A", "B", "transposeA", "transposeB"],
-            "conv" => &["input", "filter", "bias", "border", "padding", "stride", "dilation", "groups"],
-            "box" => &["input", "size", "border", "padding", "stride", "dilation", "normalize"],
+            "conv" => &[
+                "input", "filter", "bias", "border", "padding", "stride", "dilation", "groups",
+            ],
+            "box" => &[
+                "input",
+                "size",
+                "border",
+                "padding",
+                "stride",
+                "dilation",
+                "normalize",
+            ],
             "tract_core_downsample" => &["input", "axis", "stride", "modulo"],
-            "tract_core_resize" => &["input", "scales", "coord_transformer", "interpolator", "nearest_mode"],
+            "tract_core_resize" => &[
+                "input",
+                "scales",
+                "coord_transformer",
+                "interpolator",
+                "nearest_mode",
+            ],
             _ => return Err(format!("operator {op} is not supported")),
         };
         let mut args: HashMap<&str, &Arg> = HashMap::new();
@@ -1067,14 +1265,21 @@ impl Builder<'_> {
             };
             args.insert(name, value);
         }
-        let get = |name: &str| args.get(name).copied().ok_or_else(|| format!("missing argument {name}"));
+        let get = |name: &str| {
+            args.get(name)
+                .copied()
+                .ok_or_else(|| format!("missing argument {name}"))
+        };
         let t = |b: &mut Self, name: &str| -> R<usize> { b.tensor(get(name)?) };
         let shape_of = |b: &Self, v: usize| b.values[v].shape.clone();
         match op {
             "external" => {
                 let shape = usizes(get("shape")?)?;
                 if shape != self.input_shape {
-                    return Err(format!("input shape {shape:?}, expected {:?}", self.input_shape));
+                    return Err(format!(
+                        "input shape {shape:?}, expected {:?}",
+                        self.input_shape
+                    ));
                 }
                 if self.input.is_some() {
                     return Err("more than one external input".into());
@@ -1086,9 +1291,14 @@ impl Builder<'_> {
             "variable" => {
                 let shape = usizes(get("shape")?)?;
                 let label = string(get("label")?)?;
-                let (dims, data) = self.tensors.get(label).ok_or_else(|| format!("no tensor file for {label}"))?;
+                let (dims, data) = self
+                    .tensors
+                    .get(label)
+                    .ok_or_else(|| format!("no tensor file for {label}"))?;
                 if *dims != shape {
-                    return Err(format!("{label}: file has shape {dims:?}, graph says {shape:?}"));
+                    return Err(format!(
+                        "{label}: file has shape {dims:?}, graph says {shape:?}"
+                    ));
                 }
                 Ok(Arg::Tensor(self.konst(shape, data.clone())?))
             }
@@ -1096,13 +1306,24 @@ impl Builder<'_> {
                 let x = t(self, "input")?;
                 let in_shape = shape_of(self, x);
                 let spec = ints(get("shape")?)?;
-                let start = args.get("axis_start").map(|a| int(a)).transpose()?.unwrap_or(0);
-                let count = args.get("axis_count").map(|a| int(a)).transpose()?.unwrap_or(-1);
+                let start = args
+                    .get("axis_start")
+                    .map(|a| int(a))
+                    .transpose()?
+                    .unwrap_or(0);
+                let count = args
+                    .get("axis_count")
+                    .map(|a| int(a))
+                    .transpose()?
+                    .unwrap_or(-1);
                 let start = usize::try_from(start).map_err(|_| "negative axis_start")?;
                 let end = if count < 0 {
                     in_shape.len()
                 } else {
-                    usize::try_from(count).ok().and_then(|c| start.checked_add(c)).ok_or("reshape axes out of range")?
+                    usize::try_from(count)
+                        .ok()
+                        .and_then(|c| start.checked_add(c))
+                        .ok_or("reshape axes out of range")?
                 };
                 if start > end || end > in_shape.len() {
                     return Err("reshape axes out of range".into());
@@ -1112,12 +1333,16 @@ impl Builder<'_> {
                 let mut infer = None;
                 for (i, &d) in spec.iter().enumerate() {
                     mid.push(match d {
-                        0 => *in_shape.get(start + i).ok_or("reshape copies a missing axis")?,
+                        0 => *in_shape
+                            .get(start + i)
+                            .ok_or("reshape copies a missing axis")?,
                         -1 if infer.is_none() => {
                             infer = Some(i);
                             1
                         }
-                        d if d > 0 => usize::try_from(d).map_err(|_| "reshape dimension too large")?,
+                        d if d > 0 => {
+                            usize::try_from(d).map_err(|_| "reshape dimension too large")?
+                        }
                         _ => return Err("bad reshape dimension".into()),
                     });
                 }
@@ -1140,7 +1365,12 @@ impl Builder<'_> {
                 if axes.iter().any(|&a| in_shape.get(a) != Some(&1)) {
                     return Err("squeezed axis is not of size 1".into());
                 }
-                let shape = in_shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+                let shape = in_shape
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !axes.contains(i))
+                    .map(|(_, &d)| d)
+                    .collect();
                 Ok(Arg::Tensor(self.alias(x, shape)?))
             }
             "unsqueeze" => {
@@ -1187,9 +1417,17 @@ impl Builder<'_> {
                 } else {
                     let axis = usize::try_from(int(get("axis")?)?).map_err(|_| "negative axis")?;
                     let len = *in_shape.get(axis).ok_or("axis out of range")? as i64;
-                    (vec![axis], vec![int(get("modulo")?)?], vec![len], vec![int(get("stride")?)?])
+                    (
+                        vec![axis],
+                        vec![int(get("modulo")?)?],
+                        vec![len],
+                        vec![int(get("stride")?)?],
+                    )
                 };
-                if begins.len() != axes.len() || ends.len() != axes.len() || steps.len() != axes.len() {
+                if begins.len() != axes.len()
+                    || ends.len() != axes.len()
+                    || steps.len() != axes.len()
+                {
                     return Err("slice lists differ in length".into());
                 }
                 let mut map = GatherMap::identity(&in_shape);
@@ -1198,7 +1436,10 @@ impl Builder<'_> {
                     let fix = |i: i64| if i < 0 { (i + len).max(0) } else { i.min(len) };
                     // 0 <= b < e <= len, so both fit in usize.
                     let (b, e) = (fix(b) as usize, fix(e) as usize);
-                    let s = usize::try_from(s).ok().filter(|&s| s > 0).ok_or("slice step must be positive")?;
+                    let s = usize::try_from(s)
+                        .ok()
+                        .filter(|&s| s > 0)
+                        .ok_or("slice step must be positive")?;
                     if b >= e {
                         return Err("empty or backward slice".into());
                     }
@@ -1213,7 +1454,10 @@ impl Builder<'_> {
                     return Err("concat expects a list".into());
                 };
                 let axis = usize::try_from(int(get("axis")?)?).map_err(|_| "negative axis")?;
-                let xs = items.iter().map(|i| self.tensor(i)).collect::<R<Vec<_>>>()?;
+                let xs = items
+                    .iter()
+                    .map(|i| self.tensor(i))
+                    .collect::<R<Vec<_>>>()?;
                 let first = shape_of(self, *xs.first().ok_or("empty concat")?);
                 if axis >= first.len() {
                     return Err("concat axis out of range".into());
@@ -1223,14 +1467,23 @@ impl Builder<'_> {
                 let mut runs = vec![];
                 for &x in &xs {
                     let s = shape_of(self, x);
-                    if s.len() != first.len() || s.iter().zip(&first).enumerate().any(|(d, (a, b))| d != axis && a != b) {
+                    if s.len() != first.len()
+                        || s.iter()
+                            .zip(&first)
+                            .enumerate()
+                            .any(|(d, (a, b))| d != axis && a != b)
+                    {
                         return Err("concat shapes differ".into());
                     }
                     shape[axis] += s[axis];
                     runs.push(s[axis..].iter().product());
                 }
                 let outer = first[..axis].iter().product();
-                Ok(Arg::Tensor(self.step(Op::Concat { outer, runs }, xs, shape)?))
+                Ok(Arg::Tensor(self.step(
+                    Op::Concat { outer, runs },
+                    xs,
+                    shape,
+                )?))
             }
             "pad" => {
                 let x = t(self, "input")?;
@@ -1244,11 +1497,28 @@ impl Builder<'_> {
                         return Err("only constant padding is supported".into());
                     }
                 }
-                let value = args.get("value").map(|v| num(v)).transpose()?.unwrap_or(0.0) as f32;
-                let shape: Vec<usize> = in_shape.iter().zip(&pads).map(|(d, (a, b))| d + a + b).collect();
+                let value = args
+                    .get("value")
+                    .map(|v| num(v))
+                    .transpose()?
+                    .unwrap_or(0.0) as f32;
+                let shape: Vec<usize> = in_shape
+                    .iter()
+                    .zip(&pads)
+                    .map(|(d, (a, b))| d + a + b)
+                    .collect();
                 let strides = kernels::strides_of(&shape);
                 let offset = pads.iter().zip(&strides).map(|((a, _), s)| a * s).sum();
-                Ok(Arg::Tensor(self.step(Op::Pad { value, offset, strides, in_shape }, vec![x], shape)?))
+                Ok(Arg::Tensor(self.step(
+                    Op::Pad {
+                        value,
+                        offset,
+                        strides,
+                        in_shape,
+                    },
+                    vec![x],
+                    shape,
+                )?))
             }
             "add" | "mul" | "min" | "max" => {
                 let (x, y) = (t(self, "x")?, t(self, "y")?);
@@ -1258,7 +1528,8 @@ impl Builder<'_> {
                     "min" => BinOp::Min,
                     _ => BinOp::Max,
                 };
-                let (plan, shape) = Broadcast::new(&shape_of(self, x), &shape_of(self, y)).ok_or("shapes do not broadcast")?;
+                let (plan, shape) = Broadcast::new(&shape_of(self, x), &shape_of(self, y))
+                    .ok_or("shapes do not broadcast")?;
                 let op = Op::Binary(bin, plan, [f32::NEG_INFINITY, f32::INFINITY]);
                 Ok(Arg::Tensor(self.step(op, vec![x, y], shape)?))
             }
@@ -1285,8 +1556,16 @@ impl Builder<'_> {
             }
             "matmul" => {
                 let (a, b) = (t(self, "A")?, t(self, "B")?);
-                let ta = args.get("transposeA").map(|v| boolean(v)).transpose()?.unwrap_or(false);
-                let tb = args.get("transposeB").map(|v| boolean(v)).transpose()?.unwrap_or(false);
+                let ta = args
+                    .get("transposeA")
+                    .map(|v| boolean(v))
+                    .transpose()?
+                    .unwrap_or(false);
+                let tb = args
+                    .get("transposeB")
+                    .map(|v| boolean(v))
+                    .transpose()?
+                    .unwrap_or(false);
                 self.matmul(a, b, ta, tb).map(Arg::Tensor)
             }
             "conv" => {
@@ -1314,23 +1593,42 @@ impl Builder<'_> {
                     && shape[r - 2] % size[r - 2] == 0
                     && shape[r - 1] % size[r - 1] == 0;
                 if !ok {
-                    return Err("only unpadded, non-overlapping average pooling is supported".into());
+                    return Err(
+                        "only unpadded, non-overlapping average pooling is supported".into(),
+                    );
                 }
                 let (h, w, kh, kw) = (shape[r - 2], shape[r - 1], size[r - 2], size[r - 1]);
                 let mut out_shape = shape.clone();
                 out_shape[r - 2] = h / kh;
                 out_shape[r - 1] = w / kw;
                 let planes = shape[..r - 2].iter().product();
-                Ok(Arg::Tensor(self.step(Op::AvgPool { planes, h, w, kh, kw }, vec![x], out_shape)?))
+                Ok(Arg::Tensor(self.step(
+                    Op::AvgPool {
+                        planes,
+                        h,
+                        w,
+                        kh,
+                        kw,
+                    },
+                    vec![x],
+                    out_shape,
+                )?))
             }
             "tract_core_resize" => {
                 let x = t(self, "input")?;
                 let shape = shape_of(self, x);
                 let scales = floats(get("scales")?)?;
-                let linear = args.get("interpolator").map(|v| string(v)).transpose()? == Some("linear");
-                let half = args.get("coord_transformer").map(|v| string(v)).transpose()?.is_none_or(|c| c == "half_pixel");
+                let linear =
+                    args.get("interpolator").map(|v| string(v)).transpose()? == Some("linear");
+                let half = args
+                    .get("coord_transformer")
+                    .map(|v| string(v))
+                    .transpose()?
+                    .is_none_or(|c| c == "half_pixel");
                 if !linear || !half || scales.len() != shape.len() {
-                    return Err("only linear half-pixel resizing with a scale per axis is supported".into());
+                    return Err(
+                        "only linear half-pixel resizing with a scale per axis is supported".into(),
+                    );
                 }
                 let mut out_shape = shape.clone();
                 let mut axes = vec![];
@@ -1347,11 +1645,20 @@ impl Builder<'_> {
                     }
                     let outer: usize = out_shape[..d].iter().product();
                     let inner: usize = out_shape[d + 1..].iter().product();
-                    axes.push((outer, shape[d], inner, kernels::linear_taps(shape[d], len_out, s as f32)));
+                    axes.push((
+                        outer,
+                        shape[d],
+                        inner,
+                        kernels::linear_taps(shape[d], len_out, s as f32),
+                    ));
                     out_shape[d] = len_out;
                 }
                 checked_len(&out_shape)?;
-                Ok(Arg::Tensor(self.step(Op::Resize(axes), vec![x], out_shape)?))
+                Ok(Arg::Tensor(self.step(
+                    Op::Resize(axes),
+                    vec![x],
+                    out_shape,
+                )?))
             }
             _ => Err(format!("operator {op} is not supported")),
         }
@@ -1379,17 +1686,25 @@ impl Builder<'_> {
             (b, sb)
         };
         let (ra, rb) = (sa.len(), sb.len());
-        let (m, ka) = if ta { (sa[ra - 1], sa[ra - 2]) } else { (sa[ra - 2], sa[ra - 1]) };
+        let (m, ka) = if ta {
+            (sa[ra - 1], sa[ra - 2])
+        } else {
+            (sa[ra - 2], sa[ra - 1])
+        };
         let (kb, n) = (sb[rb - 2], sb[rb - 1]);
         if ka != kb {
             return Err(format!("matmul of {sa:?} and {sb:?}: inner sizes differ"));
         }
         let k = ka;
-        let (batch_plan, batch) = Broadcast::new(&sa[..ra - 2], &sb[..rb - 2]).ok_or("matmul batches do not broadcast")?;
+        let (batch_plan, batch) = Broadcast::new(&sa[..ra - 2], &sb[..rb - 2])
+            .ok_or("matmul batches do not broadcast")?;
         let _ = batch_plan;
         // Each output batch's operand offsets, by walking the broadcast batch index.
         let count: usize = batch.iter().product();
-        let (pa, pb) = (pad_front(&sa[..ra - 2], batch.len()), pad_front(&sb[..rb - 2], batch.len()));
+        let (pa, pb) = (
+            pad_front(&sa[..ra - 2], batch.len()),
+            pad_front(&sb[..rb - 2], batch.len()),
+        );
         let (sta, stb) = (kernels::strides_of(&pa), kernels::strides_of(&pb));
         let mut batches = Vec::with_capacity(count);
         for flat in 0..count {
@@ -1439,8 +1754,12 @@ impl Builder<'_> {
         let [cout, cpg, kh, kw] = fs[..] else {
             return Err("convolution filter must be OIHW".into());
         };
-        let filter = self.const_data(f).ok_or("convolution filter must be a constant")?;
-        let bias_data = self.const_data(bias).ok_or("convolution bias must be a constant")?;
+        let filter = self
+            .const_data(f)
+            .ok_or("convolution filter must be a constant")?;
+        let bias_data = self
+            .const_data(bias)
+            .ok_or("convolution bias must be a constant")?;
         let bias: Vec<f32> = match bias_data.len() {
             1 => vec![bias_data[0]; cout],
             n if n == cout => bias_data.to_vec(),
@@ -1474,10 +1793,17 @@ impl Builder<'_> {
             return Err("convolution padding must give two axes".into());
         };
         let groups = args.get("groups").map(|g| int(g)).transpose()?.unwrap_or(1);
-        let groups = if groups == 0 { cin } else { usize::try_from(groups).map_err(|_| "negative groups")? };
+        let groups = if groups == 0 {
+            cin
+        } else {
+            usize::try_from(groups).map_err(|_| "negative groups")?
+        };
         let span = |n: usize, k: usize, d: usize, s: usize, a: usize, b: usize| -> R<usize> {
             let ext = (k - 1) * d + 1;
-            (n + a + b).checked_sub(ext).map(|x| x / s + 1).ok_or_else(|| "kernel larger than the padded input".to_string())
+            (n + a + b)
+                .checked_sub(ext)
+                .map(|x| x / s + 1)
+                .ok_or_else(|| "kernel larger than the padded input".to_string())
         };
         let win = Window {
             kh,
@@ -1500,12 +1826,29 @@ impl Builder<'_> {
             let k = cin * kh * kw;
             let mut weights_packed = vec![];
             kernels::pack_a(&filter, cout, k, k, 1, &mut weights_packed);
-            let direct = kh == 1 && kw == 1 && stride == [1, 1] && pads.iter().all(|&p| p == (0, 0));
-            Op::Conv(Conv { images, cin, cout, win, weights_packed, direct, fused })
+            let direct =
+                kh == 1 && kw == 1 && stride == [1, 1] && pads.iter().all(|&p| p == (0, 0));
+            Op::Conv(Conv {
+                images,
+                cin,
+                cout,
+                win,
+                weights_packed,
+                direct,
+                fused,
+            })
         } else if groups == cin && cpg == 1 && cout == cin {
-            Op::Depthwise(Depthwise { images, channels: cin, win, filters: filter.to_vec(), fused })
+            Op::Depthwise(Depthwise {
+                images,
+                channels: cin,
+                win,
+                filters: filter.to_vec(),
+                fused,
+            })
         } else {
-            return Err(format!("grouped convolution ({groups} groups of {cpg}) is not supported"));
+            return Err(format!(
+                "grouped convolution ({groups} groups of {cpg}) is not supported"
+            ));
         };
         self.step(op, vec![x], shape)
     }
@@ -1533,7 +1876,9 @@ fn literal(l: &Literal) -> R<Arg> {
         Literal::Numeric(s) => Arg::Num(s.parse::<f64>().map_err(|_| format!("bad number {s}"))?),
         Literal::String(s) => Arg::Str(s.clone()),
         Literal::Logical(b) => Arg::Bool(*b),
-        Literal::Array(items) | Literal::Tuple(items) => Arg::List(items.iter().map(literal).collect::<R<_>>()?),
+        Literal::Array(items) | Literal::Tuple(items) => {
+            Arg::List(items.iter().map(literal).collect::<R<_>>()?)
+        }
     })
 }
 
@@ -1560,7 +1905,10 @@ fn ints(a: &Arg) -> R<Vec<i64>> {
 }
 
 fn usizes(a: &Arg) -> R<Vec<usize>> {
-    ints(a)?.into_iter().map(|i| usize::try_from(i).map_err(|_| "expected a non-negative integer".to_string())).collect()
+    ints(a)?
+        .into_iter()
+        .map(|i| usize::try_from(i).map_err(|_| "expected a non-negative integer".to_string()))
+        .collect()
 }
 
 fn floats(a: &Arg) -> R<Vec<f64>> {

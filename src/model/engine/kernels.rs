@@ -25,12 +25,6 @@ pub struct Epilogue<'a> {
 }
 
 impl Epilogue<'_> {
-    pub const NONE: Epilogue<'static> = Epilogue {
-        bias: None,
-        lo: f32::NEG_INFINITY,
-        hi: f32::INFINITY,
-    };
-
     #[inline(always)]
     fn apply(&self, row: usize, v: f32) -> f32 {
         let v = match self.bias {
@@ -44,7 +38,14 @@ impl Epilogue<'_> {
 /// Packs the `m × k` matrix whose element (i, p) is `a[i * row_stride + p * col_stride]`
 /// into panels of [`MR`] rows, `[ceil(m / MR)][k][MR]`, zero-padded past row `m`: the micro
 /// kernel reads one panel column (MR values) with one load.
-pub fn pack_a(a: &[f32], m: usize, k: usize, row_stride: usize, col_stride: usize, out: &mut Vec<f32>) {
+pub fn pack_a(
+    a: &[f32],
+    m: usize,
+    k: usize,
+    row_stride: usize,
+    col_stride: usize,
+    out: &mut Vec<f32>,
+) {
     let panels = m.div_ceil(MR);
     out.clear();
     out.resize(panels * k * MR, 0.0);
@@ -166,13 +167,19 @@ impl Window {
     /// The input column for output column `ox` and kernel column `kx`, if inside the plane.
     #[inline(always)]
     fn ix(&self, ox: usize, kx: usize) -> Option<usize> {
-        (ox * self.stride[1] + kx * self.dilation[1]).checked_sub(self.pad_before[1]).filter(|&x| x < self.w)
+        (ox * self.stride[1] + kx * self.dilation[1])
+            .checked_sub(self.pad_before[1])
+            .filter(|&x| x < self.w)
     }
 
     /// The range of output columns whose input column for `kx` is inside the plane.
     fn valid_ox(&self, kx: usize) -> std::ops::Range<usize> {
-        let first = (0..self.ow).find(|&ox| self.ix(ox, kx).is_some()).unwrap_or(self.ow);
-        let end = (first..self.ow).find(|&ox| self.ix(ox, kx).is_none()).unwrap_or(self.ow);
+        let first = (0..self.ow)
+            .find(|&ox| self.ix(ox, kx).is_some())
+            .unwrap_or(self.ow);
+        let end = (first..self.ow)
+            .find(|&ox| self.ix(ox, kx).is_none())
+            .unwrap_or(self.ow);
         first..end
     }
 }
@@ -181,7 +188,14 @@ impl Window {
 /// columns for a convolution as a matrix product: row `(ci * kh + ky) * kw + kx`, column
 /// `p - first` holds the input value that kernel tap meets at output position `p` (0 in
 /// the padding). A block of positions at a time keeps the columns in cache.
-pub fn im2col(input: &[f32], c: usize, win: &Window, first: usize, count: usize, out: &mut Vec<f32>) {
+pub fn im2col(
+    input: &[f32],
+    c: usize,
+    win: &Window,
+    first: usize,
+    count: usize,
+    out: &mut Vec<f32>,
+) {
     out.clear();
     out.resize(c * win.kh * win.kw * count, 0.0);
     let end = first + count;
@@ -308,7 +322,8 @@ fn depthwise_scalar(
     padded: &mut Vec<f32>,
 ) {
     let ph = (win.oh - 1) * win.stride[0] + (win.kh - 1) * win.dilation[0] + 1;
-    let pw = ((win.ow - 1) * win.stride[1] + (win.kw - 1) * win.dilation[1] + 1).max(win.pad_before[1] + win.w);
+    let pw = ((win.ow - 1) * win.stride[1] + (win.kw - 1) * win.dilation[1] + 1)
+        .max(win.pad_before[1] + win.w);
     let (pt, pl) = (win.pad_before[0], win.pad_before[1]);
     padded.clear();
     padded.resize(ph * pw, 0.0);
@@ -393,9 +408,11 @@ impl Broadcast {
             if out[d] == 1 {
                 continue;
             }
-            if let (Some(&last), Some(&la), Some(&lb)) =
-                (plan.dims.last(), plan.a_strides.last(), plan.b_strides.last())
-            {
+            if let (Some(&last), Some(&la), Some(&lb)) = (
+                plan.dims.last(),
+                plan.a_strides.last(),
+                plan.b_strides.last(),
+            ) {
                 if la == sa[d] * out[d] && lb == sb[d] * out[d] {
                     let n = plan.dims.len() - 1;
                     plan.dims[n] = last * out[d];
@@ -447,7 +464,15 @@ impl Broadcast {
 /// One contiguous run of a binary operation, 4 lanes at a time, with the common stride
 /// cases apart so each loop is straight vector code.
 #[inline(always)]
-fn binary_row(op: BinOp, a: &[f32], sa: usize, b: &[f32], sb: usize, out: &mut [f32], clamp: [f32; 2]) {
+fn binary_row(
+    op: BinOp,
+    a: &[f32],
+    sa: usize,
+    b: &[f32],
+    sb: usize,
+    out: &mut [f32],
+    clamp: [f32; 2],
+) {
     match op {
         BinOp::Add => binary_row_with(a, sa, b, sb, out, clamp, F4::add, |x, y| x + y),
         BinOp::Mul => binary_row_with(a, sa, b, sb, out, clamp, F4::mul, |x, y| x * y),
@@ -604,7 +629,14 @@ pub fn linear_taps(len_in: usize, len_out: usize, scale: f32) -> Vec<(usize, usi
 
 /// Resizes along one axis: `src` seen as `[outer, len_in, inner]` becomes `[outer,
 /// taps.len(), inner]`, each output row a blend of two input rows.
-pub fn resize_axis(src: &[f32], outer: usize, len_in: usize, inner: usize, taps: &[(usize, usize, f32)], out: &mut [f32]) {
+pub fn resize_axis(
+    src: &[f32],
+    outer: usize,
+    len_in: usize,
+    inner: usize,
+    taps: &[(usize, usize, f32)],
+    out: &mut [f32],
+) {
     let len_out = taps.len();
     for o in 0..outer {
         let s = &src[o * len_in * inner..][..len_in * inner];
@@ -645,7 +677,14 @@ pub fn prelu(x: &[f32], outer: usize, k: &[f32], inner: usize, out: &mut [f32]) 
 /// `out[i] = max(src[o0 + i·strides], src[o1 + i·strides])` over `shape` (two gathers with
 /// one walk, as a max pool's halves are): the last axis 4 at a time when its stride is 1
 /// or 2.
-pub fn pair_max(src: &[f32], o0: usize, o1: usize, strides: &[usize], shape: &[usize], out: &mut [f32]) {
+pub fn pair_max(
+    src: &[f32],
+    o0: usize,
+    o1: usize,
+    strides: &[usize],
+    shape: &[usize],
+    out: &mut [f32],
+) {
     if shape.contains(&0) {
         return;
     }
@@ -663,13 +702,21 @@ pub fn pair_max(src: &[f32], o0: usize, o1: usize, strides: &[usize], shape: &[u
         if s == 1 {
             while i + 4 <= n && p0.max(p1) + i + 4 <= src.len() {
                 // SAFETY: checked just above.
-                unsafe { F4::load(src, p0 + i).max(F4::load(src, p1 + i)).store(row, i) };
+                unsafe {
+                    F4::load(src, p0 + i)
+                        .max(F4::load(src, p1 + i))
+                        .store(row, i)
+                };
                 i += 4;
             }
         } else if s == 2 {
             while i + 4 <= n && p0.max(p1) + 2 * i + 8 <= src.len() {
                 // SAFETY: checked just above.
-                unsafe { F4::load_even(src, p0 + 2 * i).max(F4::load_even(src, p1 + 2 * i)).store(row, i) };
+                unsafe {
+                    F4::load_even(src, p0 + 2 * i)
+                        .max(F4::load_even(src, p1 + 2 * i))
+                        .store(row, i)
+                };
                 i += 4;
             }
         }
