@@ -1,5 +1,5 @@
 //! Models are data: loaded at run time from bytes (a file natively, a fetch in the browser),
-//! verified against the sha256 written here, parsed and optimised once.
+//! verified against the sha256 written here, parsed and prepared once.
 //!
 //! Each model ships in two forms: the ONNX file (the source, run natively by the backend
 //! through tract) and its NNEF form (`models/*.nnef.tar`, converted offline by
@@ -264,8 +264,9 @@ thread_local! {
 }
 
 /// Reads an NNEF archive as [`onnx_to_nnef`] writes it — `graph.nnef` and tensor files —
-/// into tract's proto model (natively: tract's loader, [`Model::load_nnef_tract`]), its text by [`nnef_text`]. Other content (quantisation tables,
-/// sub-models, other resources) is refused: the models this SDK loads have none.
+/// into tract's proto model (natively, for tract's loader: [`Model::load_nnef_tract`]), its
+/// text by [`nnef_text`]. Other content (quantisation tables, sub-models, other resources)
+/// is refused: the models this SDK loads have none.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read_nnef_proto(bytes: &[u8]) -> TractResult<tract_nnef::ast::ProtoModel> {
     read_nnef_archive(bytes, |text| match nnef_text::read_document(text) {

@@ -275,3 +275,34 @@ fn damaged_graphs_are_refused_without_panicking() {
         "only {refused} damaged graphs refused ({built} built)"
     );
 }
+
+/// Clamps fused into a product keep their order: `max(min(x, 0.5), 2)` is 2 everywhere,
+/// which a fused `[2, 0.5]` clamp would not give; `min(max(x, -0.5), 0.25)` fuses.
+#[test]
+fn clamps_fuse_only_where_order_does_not_matter() {
+    let mut rng = TestRng(0xc1a4);
+    for (first, second) in [
+        ("min(y, 0.5)", "max(a, 2.0)"),
+        ("max(y, -0.5)", "min(a, 0.25)"),
+    ] {
+        let mut g = String::from(header());
+        g += "  input = external(shape = [1, 3, 5, 2]);\n";
+        g += "  x = transpose(input, axes = [0, 3, 1, 2]);\n";
+        g += "  f = variable<scalar>(label = \"f\", shape = [4, 2, 1, 1]);\n";
+        g += "  b = variable<scalar>(label = \"b\", shape = [4]);\n";
+        g += "  y = conv(x, f, b, dilation = [1, 1], stride = [1, 1], border = \"constant\", groups = 1, padding = [(0, 0), (0, 0)]);\n";
+        g += &format!("  a = {first};\n  output = {second};\n}}\n");
+        let tensors = [
+            ("f", vec![4, 2, 1, 1], random(&mut rng, 8)),
+            ("b", vec![4], random(&mut rng, 4)),
+        ];
+        let input = random(&mut rng, 30);
+        agree(
+            &format!("{first} then {second}"),
+            &g,
+            &tensors,
+            &[1, 3, 5, 2],
+            &input,
+        );
+    }
+}

@@ -369,7 +369,14 @@ impl Engine {
         // A panic elsewhere while the lock was held leaves only stale scratch data.
         let mut guard = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
         let scratch = &mut *guard;
-        if scratch.slots.len() != self.slot_sizes.len() {
+        // Allocated by the first run (or again after a run that did not finish).
+        let sized = scratch.slots.len() == self.slot_sizes.len()
+            && scratch
+                .slots
+                .iter()
+                .zip(&self.slot_sizes)
+                .all(|(s, &n)| s.len() == n);
+        if !sized {
             scratch.slots = self.slot_sizes.iter().map(|&n| vec![0.0; n]).collect();
         }
         if let Place::Slot(s) = self.places[self.input] {

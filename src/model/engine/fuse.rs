@@ -301,8 +301,10 @@ impl Engine {
                         *b += if scalar { konst[0] } else { konst[c] };
                     }
                 }
-                BinOp::Max if scalar => *lo = lo.max(konst[0]),
-                BinOp::Min if scalar => *hi = hi.min(konst[0]),
+                // A clamp is max-then-min: a later max may join it only below its upper
+                // bound, a later min only above its lower one (else the order matters).
+                BinOp::Max if scalar && konst[0] <= *hi => *lo = lo.max(konst[0]),
+                BinOp::Min if scalar && konst[0] >= *lo => *hi = hi.min(konst[0]),
                 _ => continue,
             }
             // The product now writes the operation's output; the operation is gone, and so
