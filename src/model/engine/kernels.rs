@@ -256,7 +256,7 @@ pub fn depthwise(
     }
     // Outputs are computed 4 at a time: `owv` columns, the last few discarded.
     let owv = win.ow.div_ceil(4) * 4;
-    let (pt, pl) = (win.pad_before[0], win.pad_before[1]);
+    let pl = win.pad_before[1];
     // The plane zero-padded on every side, wide enough for every vector load (a stride-2
     // load reads 8 values) and for the whole input row; rows as far as outputs reach.
     let reach = if sx == 1 { owv } else { 2 * owv } + (win.kw - 1) * dx;
@@ -269,9 +269,7 @@ pub fn depthwise(
     let mut weights = vec![F4::splat(0.0); taps];
     for ch in 0..channels {
         let plane = &input[ch * win.h * win.w..][..win.h * win.w];
-        for y in 0..win.h.min(ph.saturating_sub(pt)) {
-            padded[(y + pt) * pw + pl..][..win.w].copy_from_slice(&plane[y * win.w..][..win.w]);
-        }
+        copy_into_padded(plane, win, ph, pw, padded);
         let f = &filters[ch * taps..][..taps];
         for (w, &v) in weights.iter_mut().zip(f) {
             *w = F4::splat(v);
@@ -311,6 +309,15 @@ pub fn depthwise(
     }
 }
 
+/// Copies one input plane into the interior of a zero-padded `ph × pw` plane (rows past
+/// `ph` are never read by the window, so they are not copied).
+fn copy_into_padded(plane: &[f32], win: &Window, ph: usize, pw: usize, padded: &mut [f32]) {
+    let (pt, pl) = (win.pad_before[0], win.pad_before[1]);
+    for y in 0..win.h.min(ph.saturating_sub(pt)) {
+        padded[(y + pt) * pw + pl..][..win.w].copy_from_slice(&plane[y * win.w..][..win.w]);
+    }
+}
+
 /// [`depthwise`] for strides above 2, one value at a time.
 fn depthwise_scalar(
     input: &[f32],
@@ -324,14 +331,11 @@ fn depthwise_scalar(
     let ph = (win.oh - 1) * win.stride[0] + (win.kh - 1) * win.dilation[0] + 1;
     let pw = ((win.ow - 1) * win.stride[1] + (win.kw - 1) * win.dilation[1] + 1)
         .max(win.pad_before[1] + win.w);
-    let (pt, pl) = (win.pad_before[0], win.pad_before[1]);
     padded.clear();
     padded.resize(ph * pw, 0.0);
     for ch in 0..channels {
         let plane = &input[ch * win.h * win.w..][..win.h * win.w];
-        for y in 0..win.h.min(ph.saturating_sub(pt)) {
-            padded[(y + pt) * pw + pl..][..win.w].copy_from_slice(&plane[y * win.w..][..win.w]);
-        }
+        copy_into_padded(plane, win, ph, pw, padded);
         let f = &filters[ch * win.kh * win.kw..][..win.kh * win.kw];
         let o = &mut out[ch * win.oh * win.ow..][..win.oh * win.ow];
         for oy in 0..win.oh {
