@@ -7,8 +7,8 @@
 //!     cargo bench -p liveform --bench prechecks            # everything
 //!     cargo bench -p liveform --bench prechecks -- model/  # a filter
 //!
-//! Benchmarks, not tests: nothing here asserts a time. bench/README.md and BENCHMARKS.md
-//! give the figures and how they compare with the browser's.
+//! Benchmarks, not tests: nothing here asserts a time. BENCHMARKS.md gives the figures and
+//! how they compare with the browser's.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use liveform::frame::Frame;

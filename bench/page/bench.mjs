@@ -184,7 +184,7 @@ async function seal(n) {
 
 /**
  * Model loading in this (warm) page: sha256, archive read, the engine's build (shapes,
- * constant folding, weight packing); ms per load after one warm-up load. (Before 8 Dec the
+ * constant folding, weight packing); ms per load after one warm-up load. (Before 7 Dec, night, the
  * package ran tract and this compared two readers; BENCHMARKS.md keeps those figures.)
  */
 async function loads(n) {

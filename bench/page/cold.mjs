@@ -1,7 +1,8 @@
 // Cold start, in a fresh browser context (nothing cached): from this script's start to the
 // first verdict on a 640×480 frame. The models are fetched all at once, after the engine's
-// script is imported (liveform: and instantiated, as its model list comes from the wasm). ?engine=liveform&models=guidance|all, or ?engine=ort
-// (onnxruntime-web with the detector and mesh, to the first mesh); &cached=1 loads the package
+// script is imported (liveform: and instantiated, as its model list comes from the wasm).
+// ?engine=liveform&models=guidance|all, or ?engine=ort (onnxruntime-web with the detector
+// and mesh, to the first mesh); &cached=1 loads the package
 // and models from the server's cacheable mount, &cached=revalidate from its `no-cache` + ETag
 // mount (the returning visitor, two ways); &pkg=b takes the second package (LIVEFORM_PKG_B).
 // Result on window.coldResult.
