@@ -11,7 +11,8 @@
 //!
 //! It never guesses: at anything outside that subset (operators, subscripts,
 //! comprehensions, conditionals, a token tract would read another way) it answers
-//! [`Outcome::Unsupported`] and the caller uses tract's parser, so a document it accepts is
+//! [`Outcome::Unsupported`] and the caller uses tract's parser (natively) or refuses the
+//! model (the browser, whose engine reads nothing else), so a document it accepts is
 //! exactly the one tract would produce (tests/nnef_text.rs and the `nnef_text` fuzz target
 //! check that). Nesting deeper than [`MAX_DEPTH`] is refused outright: no model needs it,
 //! and tract's recursive parser could exhaust the stack on it.
