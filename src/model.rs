@@ -288,6 +288,23 @@ pub type NnefTensors = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>
 pub fn read_nnef_archive_for_engine(
     bytes: &[u8],
 ) -> std::result::Result<(nnef_ast::Document, NnefTensors), String> {
+    let (text, tensors) = read_archive_parts(bytes)?;
+    match nnef_text::read_document(&text) {
+        nnef_text::Outcome::Read(doc) => Ok((*doc, tensors)),
+        nnef_text::Outcome::Unsupported => {
+            Err("graph.nnef: outside the NNEF subset liveform reads".into())
+        }
+        nnef_text::Outcome::TooDeep => Err(format!(
+            "graph.nnef nests deeper than {} levels",
+            nnef_text::MAX_DEPTH
+        )),
+    }
+}
+
+/// The parts of a model archive: the text of `graph.nnef` and the `.dat` tensors by label.
+/// Other content (quantisation tables, sub-models, other resources) is refused: the models
+/// this SDK loads have none.
+fn read_archive_parts(bytes: &[u8]) -> std::result::Result<(String, NnefTensors), String> {
     use std::io::Read;
     let mut text = None;
     let mut tensors = NnefTensors::new();
@@ -324,16 +341,7 @@ pub fn read_nnef_archive_for_engine(
         }
     }
     let text = text.ok_or("the archive has no graph.nnef")?;
-    match nnef_text::read_document(&text) {
-        nnef_text::Outcome::Read(doc) => Ok((*doc, tensors)),
-        nnef_text::Outcome::Unsupported => {
-            Err("graph.nnef: outside the NNEF subset liveform reads".into())
-        }
-        nnef_text::Outcome::TooDeep => Err(format!(
-            "graph.nnef nests deeper than {} levels",
-            nnef_text::MAX_DEPTH
-        )),
-    }
+    Ok((text, tensors))
 }
 
 /// One NNEF tensor file (a 128-byte header, then the data), if it holds 32-bit floats.
@@ -374,51 +382,25 @@ fn read_f32_tensor(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), 
     Ok((shape, data))
 }
 
-/// The archive's tensors, and its text read by `parse`.
+/// The archive's parts ([`read_archive_parts`]) as tract's proto model, its text read by
+/// `parse`.
 #[cfg(not(target_arch = "wasm32"))]
 fn read_nnef_archive(
     bytes: &[u8],
     parse: impl FnOnce(&str) -> TractResult<tract_nnef::ast::Document>,
 ) -> TractResult<tract_nnef::ast::ProtoModel> {
-    use std::io::Read;
-    use std::path::Path;
     use tract_nnef::ast::{Identifier, ProtoModel};
-    let mut text = None;
+    let (text, parts) = read_archive_parts(bytes).map_err(TractError::msg)?;
     let mut tensors = std::collections::HashMap::new();
-    for entry in tar::Archive::new(bytes).entries()? {
-        let mut entry = entry?;
-        let kind = entry.header().entry_type();
-        if kind.is_dir() {
-            continue;
-        }
-        let path = entry.path()?.into_owned();
-        let path = path.strip_prefix("./").unwrap_or(&path).to_path_buf();
-        if !kind.is_file() {
-            return Err(TractError::msg(format!(
-                "{}: not a regular file in the archive",
-                path.display()
-            )));
-        }
-        if path == Path::new(tract_nnef::resource::GRAPH_NNEF_FILENAME) {
-            let mut s = String::new();
-            entry.read_to_string(&mut s)?;
-            text = Some(s);
-        } else if path.extension().is_some_and(|e| e == "dat") {
-            let tensor = tract_nnef::tensors::read_tensor(&mut entry)
-                .map_err(|e| e.context(format!("reading tensor {}", path.display())))?;
-            let id = tract_nnef::resource::resource_path_to_id(&path)?;
-            tensors.insert(Identifier(id), Arc::new(tensor));
-        } else {
-            return Err(TractError::msg(format!(
-                "{}: not a part of a liveform model archive (graph.nnef and .dat tensors)",
-                path.display()
-            )));
-        }
+    for (label, (shape, data)) in parts {
+        tensors.insert(
+            Identifier(label),
+            Arc::new(Tensor::from_shape(&shape, &data)?),
+        );
     }
-    let text = text.ok_or_else(|| TractError::msg("the archive has no graph.nnef"))?;
     let proto = ProtoModel {
         doc: parse(&text)?,
-        tensors: tensors.into_iter().collect(),
+        tensors,
         quantization: None,
         resources: Default::default(),
     };

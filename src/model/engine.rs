@@ -342,11 +342,6 @@ impl Engine {
         self.slot_sizes.iter().sum()
     }
 
-    /// How many kernel calls one run makes.
-    pub fn step_count(&self) -> usize {
-        self.steps.len()
-    }
-
     /// Runs on `input` (the external's shape, flattened) and returns every output, flattened.
     pub fn run(&self, input: &[f32]) -> R<Vec<Vec<f32>>> {
         self.run_with(input, &mut |_, _| {})

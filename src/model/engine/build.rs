@@ -675,9 +675,8 @@ impl Builder<'_> {
             return Err(format!("matmul of {sa:?} and {sb:?}: inner sizes differ"));
         }
         let k = ka;
-        let (batch_plan, batch) = Broadcast::new(&sa[..ra - 2], &sb[..rb - 2])
+        let (_, batch) = Broadcast::new(&sa[..ra - 2], &sb[..rb - 2])
             .ok_or("matmul batches do not broadcast")?;
-        let _ = batch_plan;
         // Each output batch's operand offsets, by walking the broadcast batch index.
         let count: usize = batch.iter().product();
         let (pa, pb) = (
