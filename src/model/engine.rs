@@ -684,22 +684,25 @@ fn execute(op: &Op, ins: &[&[f32]], out: &mut [f32], pack: &mut Vec<f32>, cols: 
             );
         }
         Op::Resize(axes) => {
-            // Axis by axis, through `cols` (the last axis writes `out`).
-            let mut current: Vec<f32> = ins[0].to_vec();
-            for (i, (outer, len_in, inner, taps)) in axes.iter().enumerate() {
-                let len = outer * taps.len() * inner;
-                if i + 1 == axes.len() {
-                    kernels::resize_axis(&current, *outer, *len_in, *inner, taps, &mut out[..len]);
-                } else {
-                    cols.clear();
-                    cols.resize(len, 0.0);
-                    kernels::resize_axis(&current, *outer, *len_in, *inner, taps, cols);
-                    std::mem::swap(&mut current, cols);
-                }
+            // Axis by axis: the first reads the input, the last writes `out`, any between
+            // go through the two scratch buffers in turn (no copy of the input).
+            let Some((last, before)) = axes.split_last() else {
+                out.copy_from_slice(&ins[0][..out.len()]);
+                return;
+            };
+            let (mut current, mut next) = (std::mem::take(pack), std::mem::take(cols));
+            for (i, (outer, len_in, inner, taps)) in before.iter().enumerate() {
+                let src: &[f32] = if i == 0 { ins[0] } else { &current };
+                next.clear();
+                next.resize(outer * taps.len() * inner, 0.0);
+                kernels::resize_axis(src, *outer, *len_in, *inner, taps, &mut next);
+                std::mem::swap(&mut current, &mut next);
             }
-            if axes.is_empty() {
-                out.copy_from_slice(&current[..out.len()]);
-            }
+            let src: &[f32] = if before.is_empty() { ins[0] } else { &current };
+            let (outer, len_in, inner, taps) = last;
+            let len = outer * taps.len() * inner;
+            kernels::resize_axis(src, *outer, *len_in, *inner, taps, &mut out[..len]);
+            (*pack, *cols) = (current, next);
         }
         Op::AvgPool {
             planes,

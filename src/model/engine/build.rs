@@ -471,11 +471,7 @@ impl Builder<'_> {
                 if pads.len() != in_shape.len() {
                     return Err("padding rank differs from the input's".into());
                 }
-                if let Some(b) = args.get("border") {
-                    if string(b)? != "constant" {
-                        return Err("only constant padding is supported".into());
-                    }
-                }
+                constant_border(&args)?;
                 let value = args
                     .get("value")
                     .map(|v| num(v))
@@ -758,11 +754,7 @@ impl Builder<'_> {
         if stride.contains(&0) || dilation.contains(&0) || kh == 0 || kw == 0 {
             return Err("zero stride, dilation or kernel".into());
         }
-        if let Some(b) = args.get("border") {
-            if string(b)? != "constant" {
-                return Err("only zero padding is supported".into());
-            }
-        }
+        constant_border(args)?;
         let pads = match args.get("padding") {
             Some(p) => pairs(p)?,
             None => vec![],
@@ -829,6 +821,14 @@ impl Builder<'_> {
             ));
         };
         self.step(op, vec![x], shape)
+    }
+}
+
+/// Refuses a `border` other than `"constant"` (the only padding the models use).
+fn constant_border(args: &HashMap<&str, &Arg>) -> R<()> {
+    match args.get("border") {
+        Some(b) if string(b)? != "constant" => Err("only constant padding is supported".into()),
+        _ => Ok(()),
     }
 }
 
