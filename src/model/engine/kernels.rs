@@ -445,22 +445,15 @@ impl Broadcast {
         let last = self.dims.len() - 1;
         let (n, sa, sb) = (self.dims[last], self.a_strides[last], self.b_strides[last]);
         let outer: usize = self.dims[..last].iter().product();
-        let mut index = vec![0usize; last];
-        let (mut oa, mut ob) = (0usize, 0usize);
+        let mut rows = Rows::new(
+            &self.dims[..last],
+            [&self.a_strides, &self.b_strides],
+            [0, 0],
+        );
         for chunk in out.chunks_exact_mut(n).take(outer) {
+            let [oa, ob] = rows.offsets;
             binary_row(op, &a[oa..], sa, &b[ob..], sb, chunk, [lo, hi]);
-            // Odometer over the outer dimensions.
-            for d in (0..last).rev() {
-                index[d] += 1;
-                oa += self.a_strides[d];
-                ob += self.b_strides[d];
-                if index[d] < self.dims[d] {
-                    break;
-                }
-                oa -= self.a_strides[d] * self.dims[d];
-                ob -= self.b_strides[d] * self.dims[d];
-                index[d] = 0;
-            }
+            rows.advance();
         }
     }
 }
@@ -584,9 +577,13 @@ pub fn copy_strided(
     };
     let (n, ss, ds) = (shape[last], src_strides[last], dst_strides[last]);
     let outer: usize = shape[..last].iter().product();
-    let mut index = vec![0usize; last];
-    let (mut so, mut d_o) = (src_off, dst_off);
+    let mut rows = Rows::new(
+        &shape[..last],
+        [src_strides, dst_strides],
+        [src_off, dst_off],
+    );
     for _ in 0..outer {
+        let [so, d_o] = rows.offsets;
         if ss == 1 && ds == 1 {
             dst[d_o..][..n].copy_from_slice(&src[so..][..n]);
         } else {
@@ -594,17 +591,7 @@ pub fn copy_strided(
                 dst[d_o + i * ds] = src[so + i * ss];
             }
         }
-        for d in (0..last).rev() {
-            index[d] += 1;
-            so += src_strides[d];
-            d_o += dst_strides[d];
-            if index[d] < shape[d] {
-                break;
-            }
-            so -= src_strides[d] * shape[d];
-            d_o -= dst_strides[d] * shape[d];
-            index[d] = 0;
-        }
+        rows.advance();
     }
 }
 
@@ -698,9 +685,9 @@ pub fn pair_max(
     };
     let (n, s) = (shape[last], strides[last]);
     let outer: usize = shape[..last].iter().product();
-    let mut index = vec![0usize; last];
-    let mut base = 0usize;
+    let mut rows = Rows::new(&shape[..last], [strides], [0]);
     for row in out.chunks_exact_mut(n).take(outer) {
+        let [base] = rows.offsets;
         let (p0, p1) = (base + o0, base + o1);
         let mut i = 0;
         if s == 1 {
@@ -727,14 +714,44 @@ pub fn pair_max(
         for j in i..n {
             row[j] = max(src[p0 + j * s], src[p1 + j * s]);
         }
-        for d in (0..last).rev() {
-            index[d] += 1;
-            base += strides[d];
-            if index[d] < shape[d] {
-                break;
+        rows.advance();
+    }
+}
+
+/// Walks the outer dimensions of a loop nest row by row (an odometer), keeping each
+/// operand's offset at the current row's start.
+struct Rows<'a, const N: usize> {
+    dims: &'a [usize],
+    strides: [&'a [usize]; N],
+    index: Vec<usize>,
+    offsets: [usize; N],
+}
+
+impl<'a, const N: usize> Rows<'a, N> {
+    /// `dims` are the outer dimensions; each operand's strides cover at least as many.
+    fn new(dims: &'a [usize], strides: [&'a [usize]; N], offsets: [usize; N]) -> Self {
+        Rows {
+            dims,
+            strides,
+            index: vec![0; dims.len()],
+            offsets,
+        }
+    }
+
+    /// On to the next row.
+    fn advance(&mut self) {
+        for d in (0..self.dims.len()).rev() {
+            self.index[d] += 1;
+            for (o, s) in self.offsets.iter_mut().zip(&self.strides) {
+                *o += s[d];
             }
-            base -= strides[d] * shape[d];
-            index[d] = 0;
+            if self.index[d] < self.dims[d] {
+                return;
+            }
+            for (o, s) in self.offsets.iter_mut().zip(&self.strides) {
+                *o -= s[d] * self.dims[d];
+            }
+            self.index[d] = 0;
         }
     }
 }
