@@ -12,6 +12,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 #[cfg(not(target_arch = "wasm32"))]
 use tract_nnef::prelude::*;
 
@@ -279,8 +280,9 @@ pub fn read_nnef_proto(bytes: &[u8]) -> TractResult<tract_nnef::ast::ProtoModel>
     })
 }
 
-/// The tensors of an NNEF archive, by label: shape and `f32` data.
-pub type NnefTensors = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>;
+/// The tensors of an NNEF archive, by label: shape and `f32` data (shared with the engine's
+/// constants, not copied into them).
+pub type NnefTensors = std::collections::HashMap<String, (Vec<usize>, Arc<Vec<f32>>)>;
 
 /// Reads an NNEF archive as [`onnx_to_nnef`] writes it for liveform's [`engine`]: the text
 /// by [`nnef_text`] (a document outside its subset is refused, there is no fallback
@@ -345,7 +347,7 @@ fn read_archive_parts(bytes: &[u8]) -> std::result::Result<(String, NnefTensors)
 }
 
 /// One NNEF tensor file (a 128-byte header, then the data), if it holds 32-bit floats.
-fn read_f32_tensor(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String> {
+fn read_f32_tensor(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Arc<Vec<f32>>), String> {
     let u32_at =
         |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     if bytes.len() < 128 || bytes[..2] != [0x4e, 0xef] {
@@ -379,7 +381,7 @@ fn read_f32_tensor(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), 
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    Ok((shape, data))
+    Ok((shape, Arc::new(data)))
 }
 
 /// The archive's parts ([`read_archive_parts`]) as tract's proto model, its text read by
@@ -395,7 +397,7 @@ fn read_nnef_archive(
     for (label, (shape, data)) in parts {
         tensors.insert(
             Identifier(label),
-            Arc::new(Tensor::from_shape(&shape, &data)?),
+            Arc::new(Tensor::from_shape(&shape, &data[..])?),
         );
     }
     let proto = ProtoModel {

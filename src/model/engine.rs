@@ -290,7 +290,7 @@ impl Engine {
     /// `.dat` file by label, with its shape), for an input of `input_shape`.
     pub fn build(
         doc: &Document,
-        tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>,
+        tensors: &HashMap<String, (Vec<usize>, Arc<Vec<f32>>)>,
         input_shape: &[usize],
     ) -> R<Engine> {
         let build::Graph {

@@ -32,7 +32,7 @@ pub(super) struct Graph {
 /// `doc`'s graph, every shape resolved and constants folded.
 pub(super) fn graph(
     doc: &Document,
-    tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>,
+    tensors: &HashMap<String, (Vec<usize>, Arc<Vec<f32>>)>,
     input_shape: &[usize],
 ) -> R<Graph> {
     let mut b = Builder {
@@ -81,7 +81,7 @@ struct Builder<'a> {
     values: Vec<Value>,
     steps: Vec<Step>,
     input: Option<usize>,
-    tensors: &'a HashMap<String, (Vec<usize>, Vec<f32>)>,
+    tensors: &'a HashMap<String, (Vec<usize>, Arc<Vec<f32>>)>,
     input_shape: &'a [usize],
 }
 
@@ -279,7 +279,10 @@ impl Builder<'_> {
                         "{label}: file has shape {dims:?}, graph says {shape:?}"
                     ));
                 }
-                Ok(Arg::Tensor(self.konst(shape, data.clone())?))
+                // Shared with the archive's tensor: weights are not copied at load.
+                Ok(Arg::Tensor(
+                    self.add_value(shape, Source::Const(data.clone()))?,
+                ))
             }
             "reshape" => {
                 let x = t(self, "input")?;
