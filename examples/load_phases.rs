@@ -3,8 +3,9 @@
 //! then tract's nom parser) and the way liveform does (`read_nnef_proto`: the fast text
 //! reader; liveform's reader-only framework is built once per thread). Then tract's
 //! translation to a typed graph, its code generation (`optimize`) and the runnable plan,
-//! which both share. `cargo run --example load_phases [RUNS]` (medians of RUNS loads; the
-//! dev profile builds tract at opt-level 3, where the time is spent).
+//! which both share; and, last, the whole load as the SDK does it now (`Model::load_nnef`:
+//! liveform's engine, no tract). `cargo run --example load_phases [RUNS]` (medians of RUNS
+//! loads; the dev profile builds tract at opt-level 3, where the time is spent).
 
 use liveform::model::{read_nnef_proto, Model, ModelFormat, ModelKind};
 use std::path::PathBuf;
@@ -38,7 +39,7 @@ fn main() {
         "translate",
         "optimize",
         "runnable",
-        "load_nnef"
+        "engine load"
     );
     for kind in ModelKind::PRECHECKS {
         let file = kind.file(ModelFormat::Nnef).expect("an NNEF form");
